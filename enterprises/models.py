@@ -1,0 +1,304 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from regions.scoping import RegionScopedQuerySet
+
+from .choices import (
+    AutomationStatus,
+    EnterpriseKind,
+    EnterpriseSize,
+    ExposedPopulation,
+    HazardLevel,
+    HazardUnitKind,
+    OperatingStatus,
+    PermitKind,
+    ProcessMode,
+    Tier,
+)
+from .validators import validate_uscc
+
+
+class KeyHazardousProcess(models.Model):
+    """One of the 18 key supervised hazardous chemical processes (重点监管危险化工工艺)."""
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=50)
+    name_en = models.CharField(_("English name"), max_length=80)
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["sort_order"]
+        verbose_name = _("key hazardous process")
+        verbose_name_plural = _("key hazardous processes")
+
+    def __str__(self):
+        from django.utils.translation import get_language
+
+        return self.name_en if (get_language() or "").startswith("en") else self.name
+
+
+class EnterpriseQuerySet(RegionScopedQuerySet):
+    region_lookup = "township"
+
+
+class Enterprise(models.Model):
+    """一企一档: the dossier of one chemical enterprise, keyed by its unified social credit code."""
+
+    uscc = models.CharField(
+        _("unified social credit code"),
+        max_length=18,
+        unique=True,
+        validators=[validate_uscc],
+        help_text=_("18 characters, GB 32100-2015; full-width characters and spaces are corrected automatically."),
+    )
+    name = models.CharField(_("enterprise name"), max_length=200, db_index=True)
+    legal_representative = models.CharField(_("legal representative"), max_length=50, blank=True)
+    contact_person = models.CharField(_("contact person"), max_length=50, blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=50, blank=True)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    township = models.ForeignKey(
+        "regions.Region", verbose_name=_("township"), on_delete=models.PROTECT, related_name="enterprises"
+    )
+    park = models.ForeignKey(
+        "parks.ChemicalPark",
+        verbose_name=_("chemical park"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="enterprises",
+        help_text=_("Leave empty for an enterprise outside any park."),
+    )
+    longitude = models.DecimalField(
+        _("longitude"),
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(73), MaxValueValidator(136)],
+    )
+    latitude = models.DecimalField(
+        _("latitude"),
+        max_digits=8,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(3), MaxValueValidator(54)],
+    )
+    industry_code = models.CharField(
+        _("industry code"),
+        max_length=8,
+        blank=True,
+        help_text=_("GB/T 4754 national economic industry code, e.g. C2614."),
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=EnterpriseKind.choices, default=EnterpriseKind.PRODUCTION)
+    size = models.CharField(_("size"), max_length=8, choices=EnterpriseSize.choices, blank=True)
+    annual_sales = models.DecimalField(
+        _("yearly invoiced sales (10,000 yuan)"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    staff_count = models.PositiveIntegerField(_("staff"), null=True, blank=True)
+    main_products = models.TextField(_("main products"), blank=True)
+    process_mode = models.CharField(_("process mode"), max_length=16, choices=ProcessMode.choices, blank=True)
+    key_processes = models.ManyToManyField(
+        KeyHazardousProcess, verbose_name=_("key hazardous processes"), blank=True, related_name="enterprises"
+    )
+    automation_status = models.CharField(
+        _("automation retrofit"), max_length=16, choices=AutomationStatus.choices, default=AutomationStatus.NOT_REQUIRED
+    )
+    near_protected_river = models.BooleanField(_("within 1 km of a protected river or canal"), default=False)
+    in_dense_urban_area = models.BooleanField(_("in a densely populated urban area"), default=False)
+    in_ecological_redline = models.BooleanField(
+        _("in an ecological red line or water-source protection zone"), default=False
+    )
+    status = models.CharField(
+        _("operating status"), max_length=16, choices=OperatingStatus.choices, default=OperatingStatus.OPERATING
+    )
+    note = models.TextField(_("note"), blank=True)
+
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"], m2m_fields=[key_processes])
+    objects = EnterpriseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("enterprise")
+        verbose_name_plural = _("enterprises")
+        indexes = [models.Index(fields=["status", "kind"], name="enterprise_status_kind")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def in_park(self) -> bool:
+        return self.park_id is not None
+
+
+class EnterpriseChildQuerySet(RegionScopedQuerySet):
+    region_lookup = "enterprise__township"
+
+
+class Permit(models.Model):
+    """A permit or approval (手续) held by an enterprise; missing or expired ones are grounds for closure."""
+
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name=_("enterprise"), on_delete=models.CASCADE, related_name="permits"
+    )
+    kind = models.CharField(_("permit kind"), max_length=24, choices=PermitKind.choices)
+    number = models.CharField(_("number"), max_length=100)
+    issued_on = models.DateField(_("issued on"), null=True, blank=True)
+    expires_on = models.DateField(_("expires on"), null=True, blank=True, db_index=True)
+    note = models.CharField(_("note"), max_length=255, blank=True)
+
+    history = HistoricalRecords()
+    objects = EnterpriseChildQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["kind", "-expires_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "kind", "number"], name="permit_unique_number"),
+            models.CheckConstraint(
+                condition=models.Q(expires_on__isnull=True)
+                | models.Q(issued_on__isnull=True)
+                | models.Q(expires_on__gte=models.F("issued_on")),
+                name="permit_expires_after_issue",
+            ),
+        ]
+        verbose_name = _("permit")
+        verbose_name_plural = _("permits")
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.number}"
+
+
+class YearlyTier(models.Model):
+    """分档认定: the tier a retained production enterprise is rated for one year."""
+
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name=_("enterprise"), on_delete=models.CASCADE, related_name="tiers"
+    )
+    year = models.PositiveSmallIntegerField(_("year"), validators=[MinValueValidator(2000), MaxValueValidator(2100)])
+    tier = models.PositiveSmallIntegerField(_("tier"), choices=Tier.choices)
+    note = models.CharField(_("note"), max_length=255, blank=True)
+
+    history = HistoricalRecords()
+    objects = EnterpriseChildQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["enterprise", "-year"]
+        constraints = [models.UniqueConstraint(fields=["enterprise", "year"], name="tier_unique_year")]
+        verbose_name = _("yearly tier")
+        verbose_name_plural = _("yearly tiers")
+
+    def __str__(self):
+        return f"{self.year} {self.get_tier_display()}"
+
+
+class HazardousChemical(models.Model):
+    """A named chemical of GB 18218-2018 table 1 with its threshold quantity and correction factor β."""
+
+    name = models.CharField(_("chemical"), max_length=100)
+    cas = models.CharField(_("CAS number"), max_length=20, unique=True)
+    threshold_t = models.DecimalField(_("threshold quantity (t)"), max_digits=10, decimal_places=3)
+    beta = models.DecimalField(_("correction factor β"), max_digits=5, decimal_places=2, default=1)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("hazardous chemical (GB 18218)")
+        verbose_name_plural = _("hazardous chemicals (GB 18218)")
+
+    def __str__(self):
+        return f"{self.name} ({self.cas})"
+
+
+class MajorHazardSource(models.Model):
+    """重大危险源 (GB 18218-2018): a unit whose inventory reaches the thresholds."""
+
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name=_("enterprise"), on_delete=models.CASCADE, related_name="hazard_sources"
+    )
+    name = models.CharField(_("unit name"), max_length=100)
+    unit_kind = models.CharField(_("unit kind"), max_length=16, choices=HazardUnitKind.choices)
+    exposed_population = models.CharField(
+        _("persons possibly exposed outside the plant"),
+        max_length=16,
+        choices=ExposedPopulation.choices,
+        default=ExposedPopulation.FROM_1,
+    )
+    declared_level = models.PositiveSmallIntegerField(
+        _("filed level"), choices=HazardLevel.choices, null=True, blank=True, help_text=_("The level on the filing.")
+    )
+    computed_level = models.PositiveSmallIntegerField(
+        _("computed level"), choices=HazardLevel.choices, null=True, blank=True, editable=False
+    )
+    r_value = models.DecimalField(_("R value"), max_digits=12, decimal_places=3, null=True, blank=True, editable=False)
+    has_toxic_or_flammable_gas = models.BooleanField(
+        _("holds toxic gases, highly toxic liquids or flammable gases"), default=False
+    )
+    automated_monitoring = models.BooleanField(_("automated monitoring"), default=False)
+    video_to_park = models.BooleanField(_("video transmitted to the park's monitoring system"), default=False)
+    emergency_shutoff = models.BooleanField(_("emergency shut-off"), default=False)
+    online_monitoring = models.BooleanField(_("connected to online monitoring"), default=False)
+    filing_number = models.CharField(_("filing number"), max_length=100, blank=True)
+
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+    objects = EnterpriseChildQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["enterprise", "name"]
+        verbose_name = _("major hazard source")
+        verbose_name_plural = _("major hazard sources")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def level(self):
+        """The level the register uses: computed from the inventory when possible, else as filed."""
+        return self.computed_level or self.declared_level
+
+
+class HazardInventoryLineQuerySet(RegionScopedQuerySet):
+    region_lookup = "hazard_source__enterprise__township"
+
+
+class HazardInventoryLine(models.Model):
+    """One chemical held in a hazard source: maximum quantity against its threshold."""
+
+    hazard_source = models.ForeignKey(
+        MajorHazardSource, verbose_name=_("hazard source"), on_delete=models.CASCADE, related_name="inventory"
+    )
+    chemical_name = models.CharField(_("chemical"), max_length=100)
+    cas = models.CharField(_("CAS number"), max_length=20, blank=True)
+    max_quantity_t = models.DecimalField(
+        _("maximum quantity (t)"), max_digits=12, decimal_places=3, validators=[MinValueValidator(0)]
+    )
+    threshold_t = models.DecimalField(
+        _("threshold quantity (t)"),
+        max_digits=10,
+        decimal_places=3,
+        validators=[MinValueValidator(0.001)],
+        help_text=_("Filled from GB 18218-2018 when the CAS number is in the reference table."),
+    )
+    beta = models.DecimalField(_("correction factor β"), max_digits=5, decimal_places=2, default=1)
+
+    history = HistoricalRecords()
+    objects = HazardInventoryLineQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["hazard_source", "id"]
+        verbose_name = _("inventory line")
+        verbose_name_plural = _("inventory lines")
+
+    def __str__(self):
+        return f"{self.chemical_name} {self.max_quantity_t} t"

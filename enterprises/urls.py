@@ -1,0 +1,3 @@
+
+app_name = "enterprises"
+urlpatterns: list = []  # pages added by the register views

@@ -1,0 +1,3 @@
+
+app_name = "parks"
+urlpatterns: list = []  # pages added by the register views
