@@ -1,3 +1,2 @@
-
 app_name = "enterprises"
 urlpatterns: list = []  # pages added by the register views

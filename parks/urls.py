@@ -1,3 +1,2 @@
-
 app_name = "parks"
 urlpatterns: list = []  # pages added by the register views

@@ -1,0 +1,49 @@
+"""Writes to the park register (一园一档)."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.permissions import Capability, require
+from core.history import apply_changes, save_tracked
+from regions.choices import RegionLevel
+
+from .models import ChemicalPark, ParkEvaluation
+
+
+def _check_township(township) -> None:
+    if township is not None and township.level != RegionLevel.TOWNSHIP:
+        raise ValidationError({"township": _("Choose a township or street, not a county or city.")})
+
+
+@transaction.atomic
+def create_park(*, actor, data: dict, reason: str = "") -> ChemicalPark:
+    require(actor, Capability.CHANGE_PARK, data.get("township"))
+    _check_township(data.get("township"))
+    park = ChemicalPark(**data)
+    save_tracked(park, actor=actor, reason=reason)
+    return park
+
+
+@transaction.atomic
+def update_park(*, actor, park: ChemicalPark, data: dict, reason: str = "") -> list[str]:
+    require(actor, Capability.CHANGE_PARK, park.township)
+    if "township" in data:
+        require(actor, Capability.CHANGE_PARK, data["township"])
+        _check_township(data["township"])
+    changed = apply_changes(park, data)
+    if changed:
+        save_tracked(park, actor=actor, reason=reason)
+    return changed
+
+
+@transaction.atomic
+def save_park_evaluation(*, actor, park: ChemicalPark, year: int, scores: dict, reason: str = "") -> ParkEvaluation:
+    require(actor, Capability.CHANGE_PARK, park.township)
+    evaluation = ParkEvaluation.objects.filter(park=park, year=year).first()
+    if evaluation is None:
+        evaluation = ParkEvaluation(park=park, year=year, **scores)
+    elif not apply_changes(evaluation, scores):
+        return evaluation
+    save_tracked(evaluation, actor=actor, reason=reason)
+    return evaluation
