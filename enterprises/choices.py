@@ -89,3 +89,13 @@ class PermitState(models.TextChoices):
     EXPIRING = "expiring", _("Expiring within 60 days")
     EXPIRED = "expired", _("Expired")
     MISSING = "missing", _("Missing")
+
+
+#: Permits every enterprise in the register must hold; a missing one is grounds for closure
+#: ("手续不全"). The dossier lists the missing ones and the list can filter on them.
+CORE_PERMIT_KINDS = [
+    PermitKind.BUSINESS_LICENCE,
+    PermitKind.WORK_SAFETY,
+    PermitKind.EIA,
+    PermitKind.DISCHARGE,
+]

@@ -1,0 +1,270 @@
+"""Reads of the enterprise register: list decoration, dossier, permit states, dashboard figures.
+
+Every function takes the user (or an already scoped queryset) and scopes itself through
+`visible_to`, so a page cannot reach a row outside the user's region by forgetting to.
+"""
+
+import datetime
+from dataclasses import dataclass
+from itertools import groupby
+from operator import attrgetter
+
+from django.conf import settings
+from django.db.models import Count, Exists, Max, OuterRef, PositiveSmallIntegerField, Prefetch, Q, Subquery, Value
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.history import HistoryEntry, record_changes
+
+from .choices import CORE_PERMIT_KINDS, EnterpriseKind, OperatingStatus, PermitKind, PermitState
+from .hazards import must_stop_operating
+from .models import Enterprise, KeyHazardousProcess, MajorHazardSource, Permit, YearlyTier
+
+#: The dossier shows this many change-history entries (newest first).
+HISTORY_LIMIT = 50
+
+
+def today() -> datetime.date:
+    return timezone.localdate()
+
+
+def warning_horizon(on: datetime.date | None = None) -> datetime.date:
+    """Permits expiring on or before this date are "expiring soon"."""
+    return (on or today()) + datetime.timedelta(days=settings.PERMIT_EXPIRY_WARNING_DAYS)
+
+
+# --- Permits -------------------------------------------------------------------------------
+
+
+def current_permits():
+    """Permits not superseded by a later permit of the same kind (a renewed licence replaces the old one).
+
+    A permit is superseded when the same enterprise holds a permit of the same kind that expires later
+    or never expires.
+    """
+    newer = Permit.objects.filter(enterprise=OuterRef("enterprise"), kind=OuterRef("kind")).filter(
+        Q(expires_on__isnull=True) | Q(expires_on__gt=OuterRef("expires_on"))
+    )
+    return Permit.objects.filter(Q(expires_on__isnull=True) | ~Exists(newer))
+
+
+def expired_permit_exists(on: datetime.date | None = None) -> Exists:
+    """Per enterprise (OuterRef pk): a current permit has expired."""
+    return Exists(current_permits().filter(enterprise=OuterRef("pk"), expires_on__lt=on or today()))
+
+
+def expiring_permit_exists(on: datetime.date | None = None) -> Exists:
+    """Per enterprise (OuterRef pk): a current permit expires within the warning period."""
+    on = on or today()
+    return Exists(
+        current_permits().filter(enterprise=OuterRef("pk"), expires_on__gte=on, expires_on__lte=warning_horizon(on))
+    )
+
+
+def missing_core_permit_q() -> Q:
+    """Enterprises lacking at least one of the core permit kinds."""
+    q = Q()
+    for kind in CORE_PERMIT_KINDS:
+        q |= ~Exists(Permit.objects.filter(enterprise=OuterRef("pk"), kind=kind))
+    return q
+
+
+@dataclass
+class PermitRow:
+    permit: Permit
+    state: str  # a PermitState value
+    superseded: bool
+    days_left: int | None
+
+
+def permit_rows(permits, on: datetime.date | None = None) -> list[PermitRow]:
+    """The permits of one enterprise with their state, computed in Python (no query per permit)."""
+    on = on or today()
+    horizon = warning_horizon(on)
+    permits = list(permits)
+    latest = {}
+    for permit in permits:
+        best = latest.get(permit.kind)
+        if best is None or (best.expires_on is not None and (permit.expires_on or datetime.date.max) > best.expires_on):
+            latest[permit.kind] = permit
+    rows = []
+    for permit in permits:
+        superseded = latest[permit.kind] is not permit
+        if permit.expires_on is None:
+            state, days_left = PermitState.VALID, None
+        else:
+            days_left = (permit.expires_on - on).days
+            if permit.expires_on < on:
+                state = PermitState.EXPIRED
+            elif permit.expires_on <= horizon:
+                state = PermitState.EXPIRING
+            else:
+                state = PermitState.VALID
+        rows.append(PermitRow(permit=permit, state=state, superseded=superseded, days_left=days_left))
+    return rows
+
+
+def missing_core_permit_kinds(permits) -> list[str]:
+    """Labels of the core permit kinds the enterprise holds no permit of."""
+    held = {p.kind for p in permits}
+    return [PermitKind(kind).label for kind in CORE_PERMIT_KINDS if kind not in held]
+
+
+# --- Lists ---------------------------------------------------------------------------------
+
+
+def latest_tier_year() -> int | None:
+    """The latest year for which any tier was recorded (the default year of the tier filter/column)."""
+    return YearlyTier.objects.aggregate(year=Max("year"))["year"]
+
+
+def with_tier(queryset, year: int | None):
+    """Annotate `tier_in_year`: the enterprise's tier in `year` (None when not rated)."""
+    if year is None:
+        return queryset.annotate(tier_in_year=Value(None, output_field=PositiveSmallIntegerField()))
+    return queryset.annotate(
+        tier_in_year=Subquery(YearlyTier.objects.filter(enterprise=OuterRef("pk"), year=year).values("tier")[:1])
+    )
+
+
+def for_list(queryset):
+    """What a list page or export shows per row, fetched in a fixed number of queries."""
+    return queryset.select_related("township__parent", "park").prefetch_related(
+        Prefetch("key_processes", queryset=KeyHazardousProcess.objects.order_by("sort_order"))
+    )
+
+
+# --- Dossier -------------------------------------------------------------------------------
+
+
+def enterprise_for_user(user, pk, *, for_update: bool = False) -> Enterprise:
+    """The enterprise if the user may see it, else 404 (so its existence does not leak)."""
+    queryset = Enterprise.objects.visible_to(user).select_related("township__parent", "park")
+    if for_update:
+        queryset = queryset.select_for_update()
+    return get_object_or_404(queryset, pk=pk)
+
+
+@dataclass
+class HazardRow:
+    source: MajorHazardSource
+    lines: list
+    must_stop: bool
+    level_differs: bool
+
+
+@dataclass
+class Dossier:
+    enterprise: Enterprise
+    key_processes: list
+    permits: list[PermitRow]
+    missing_permits: list[str]
+    tiers: list[YearlyTier]
+    hazards: list[HazardRow]
+    history: list[HistoryEntry]
+
+
+def _history_of(model_history, *, filter_kwargs, label, limit):
+    """Readable history entries of every object of one model matching `filter_kwargs` (incl. deleted ones)."""
+    rows = list(
+        model_history.filter(**filter_kwargs)
+        .select_related("history_user")
+        .order_by("id", "-history_date", "-history_id")
+    )
+    entries = []
+    for _pk, group in groupby(rows, key=attrgetter("id")):
+        # The newest `limit` + 1 rows are enough to diff the newest `limit` entries.
+        entries.extend(record_changes(list(group)[: limit + 1], label=label)[:limit])
+    return entries
+
+
+def enterprise_history(enterprise: Enterprise, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
+    """Changes to the enterprise and its permits, tiers and hazard sources, newest first."""
+
+    # Labels read the historical row's own fields: `row.instance` would query for excluded fields.
+    entries = _history_of(
+        Enterprise.history, filter_kwargs={"id": enterprise.pk}, label=lambda row: _("Enterprise"), limit=limit
+    )
+    entries += _history_of(
+        Permit.history,
+        filter_kwargs={"enterprise_id": enterprise.pk},
+        label=lambda row: f"{_('Permit')}: {row.get_kind_display()} {row.number}",
+        limit=limit,
+    )
+    entries += _history_of(
+        YearlyTier.history,
+        filter_kwargs={"enterprise_id": enterprise.pk},
+        label=lambda row: f"{_('Tier')}: {row.year}",
+        limit=limit,
+    )
+    entries += _history_of(
+        MajorHazardSource.history,
+        filter_kwargs={"enterprise_id": enterprise.pk},
+        label=lambda row: f"{_('Major hazard source')}: {row.name}",
+        limit=limit,
+    )
+    entries.sort(key=attrgetter("when"), reverse=True)
+    return entries[:limit]
+
+
+def enterprise_dossier(user, pk) -> Dossier:
+    enterprise = enterprise_for_user(user, pk)
+    permits = list(enterprise.permits.all())
+    hazards = []
+    for source in enterprise.hazard_sources.prefetch_related("inventory"):
+        hazards.append(
+            HazardRow(
+                source=source,
+                lines=list(source.inventory.all()),
+                must_stop=must_stop_operating(source),
+                level_differs=bool(
+                    source.computed_level and source.declared_level and source.computed_level != source.declared_level
+                ),
+            )
+        )
+    return Dossier(
+        enterprise=enterprise,
+        key_processes=list(enterprise.key_processes.all()),
+        permits=permit_rows(permits),
+        missing_permits=missing_core_permit_kinds(permits),
+        tiers=list(enterprise.tiers.order_by("-year")),
+        hazards=hazards,
+        history=enterprise_history(enterprise),
+    )
+
+
+# --- Dashboard -----------------------------------------------------------------------------
+
+
+@dataclass
+class EnterpriseFigures:
+    total: int
+    in_park: int
+    permit_expired: int
+    permit_expiring: int
+    permit_missing: int
+    by_status: list  # (value, label, count)
+    by_kind: list  # (value, label, count)
+
+
+def _counts(queryset, field, choices) -> list[tuple[str, str, int]]:
+    found = dict(queryset.order_by().values_list(field).annotate(n=Count("id")))
+    return [(value, label, found.get(value, 0)) for value, label in choices]
+
+
+def enterprise_figures(user) -> EnterpriseFigures:
+    """Dashboard figures of the user's region in three queries."""
+    visible = Enterprise.objects.visible_to(user)
+    totals = visible.aggregate(
+        total=Count("id"),
+        in_park=Count("id", filter=Q(park__isnull=False)),
+        permit_expired=Count("id", filter=Q(expired_permit_exists())),
+        permit_expiring=Count("id", filter=Q(expiring_permit_exists())),
+        permit_missing=Count("id", filter=missing_core_permit_q()),
+    )
+    return EnterpriseFigures(
+        by_status=_counts(visible, "status", OperatingStatus.choices),
+        by_kind=_counts(visible, "kind", EnterpriseKind.choices),
+        **totals,
+    )

@@ -1,0 +1,326 @@
+"""Pages of the enterprise register (一企一档). Thin: parse input, call a selector or service, render."""
+
+import copy
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.permissions import Capability, can, require
+from core.views import explain_forbidden
+from core.xlsx import xlsx_response
+
+from . import services
+from .filters import EnterpriseFilterSet
+from .forms import (
+    EnterpriseForm,
+    HazardSourceForm,
+    InventoryFormSet,
+    PermitForm,
+    ReasonForm,
+    YearlyTierForm,
+    add_service_error,
+    inventory_data,
+    inventory_initial,
+)
+from .models import Enterprise
+from .selectors import enterprise_dossier, enterprise_for_user, for_list
+
+
+def _paginate(request, queryset):
+    return Paginator(queryset, settings.LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@login_required
+@explain_forbidden
+def enterprise_list(request):
+    require(request.user, Capability.VIEW_REGISTER)
+    filterset = EnterpriseFilterSet(request.GET, request=request)
+    page = _paginate(request, for_list(filterset.qs))
+    export_query = request.GET.copy()
+    export_query.pop("page", None)
+    return render(
+        request,
+        "enterprises/list.html",
+        {
+            "filterset": filterset,
+            "page_obj": page,
+            "tier_year": filterset.selected_tier_year,
+            "export_query": export_query.urlencode(),
+            "can_change": can(request.user, Capability.CHANGE_ENTERPRISE),
+            "can_export": can(request.user, Capability.EXPORT),
+        },
+    )
+
+
+def export_columns():
+    """(header, width, value of an enterprise) per column; headers translated at call time."""
+    fields = Enterprise._meta
+
+    def label(name):
+        return str(fields.get_field(name).verbose_name)
+
+    def yes_no(value):
+        return _("Yes") if value else _("No")
+
+    return [
+        (label("uscc"), 22, lambda e: e.uscc),
+        (label("name"), 36, lambda e: e.name),
+        (_("County/district"), 12, lambda e: e.township.parent.name if e.township.parent_id else ""),
+        (label("township"), 14, lambda e: e.township.name),
+        (label("park"), 24, lambda e: e.park.name if e.park_id else _("Outside any park")),
+        (label("address"), 36, lambda e: e.address),
+        (label("legal_representative"), 12, lambda e: e.legal_representative),
+        (label("contact_person"), 12, lambda e: e.contact_person),
+        (label("contact_phone"), 16, lambda e: e.contact_phone),
+        (label("industry_code"), 10, lambda e: e.industry_code),
+        (label("kind"), 10, lambda e: e.get_kind_display()),
+        (label("size"), 12, lambda e: e.get_size_display()),
+        (label("annual_sales"), 14, lambda e: e.annual_sales),
+        (label("staff_count"), 8, lambda e: e.staff_count),
+        (label("main_products"), 30, lambda e: e.main_products),
+        (label("process_mode"), 10, lambda e: e.get_process_mode_display()),
+        (label("key_processes"), 30, lambda e: "、".join(str(p) for p in e.key_processes.all())),
+        (label("automation_status"), 14, lambda e: e.get_automation_status_display()),
+        (label("near_protected_river"), 12, lambda e: yes_no(e.near_protected_river)),
+        (label("in_dense_urban_area"), 12, lambda e: yes_no(e.in_dense_urban_area)),
+        (label("in_ecological_redline"), 12, lambda e: yes_no(e.in_ecological_redline)),
+        (label("status"), 10, lambda e: e.get_status_display()),
+        (_("Tier"), 8, lambda e: e.tier_in_year),
+        (label("updated_at"), 18, lambda e: e.updated_at),
+    ]
+
+
+@login_required
+@explain_forbidden
+def enterprise_export(request):
+    """The filtered list as xlsx, streamed from the database in chunks (50,000 rows stay cheap)."""
+    require(request.user, Capability.EXPORT)
+    filterset = EnterpriseFilterSet(request.GET, request=request)
+    columns = export_columns()
+    year = filterset.selected_tier_year
+    headers = [header for header, _width, _value in columns]
+    if year:
+        headers[-2] = _("Tier %(year)s") % {"year": year}
+    rows = (
+        [value(enterprise) for _header, _width, value in columns]
+        for enterprise in for_list(filterset.qs).iterator(chunk_size=2000)
+    )
+    stem = _("enterprises")
+    filename = f"{stem}-{timezone.localdate().isoformat()}.xlsx"
+    return xlsx_response(
+        filename=filename,
+        title=_("Enterprises"),
+        headers=headers,
+        rows=rows,
+        column_widths=[width for _header, width, _value in columns],
+    )
+
+
+@login_required
+@explain_forbidden
+def enterprise_detail(request, pk):
+    require(request.user, Capability.VIEW_REGISTER)
+    dossier = enterprise_dossier(request.user, pk)
+    return render(
+        request,
+        "enterprises/detail.html",
+        {
+            "dossier": dossier,
+            "enterprise": dossier.enterprise,
+            "can_change": can(request.user, Capability.CHANGE_ENTERPRISE, dossier.enterprise.township),
+            "warning_days": settings.PERMIT_EXPIRY_WARNING_DAYS,
+        },
+    )
+
+
+@login_required
+@explain_forbidden
+@require_http_methods(["GET", "POST"])
+def enterprise_create(request):
+    require(request.user, Capability.CHANGE_ENTERPRISE)
+    form = EnterpriseForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            enterprise = services.create_enterprise(
+                actor=request.user,
+                data=form.service_data(),
+                key_processes=form.cleaned_data["key_processes"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, _("Enterprise %(name)s registered.") % {"name": enterprise.name})
+            return redirect("enterprises:detail", pk=enterprise.pk)
+    return render(
+        request,
+        "enterprises/form.html",
+        {"form": form, "title": _("Register an enterprise"), "cancel_url": "enterprises:list"},
+    )
+
+
+@login_required
+@explain_forbidden
+@require_http_methods(["GET", "POST"])
+def enterprise_update(request, pk):
+    enterprise = enterprise_for_user(request.user, pk)
+    require(request.user, Capability.CHANGE_ENTERPRISE, enterprise.township)
+    # The form validates a copy: the service compares the stored record with the new values.
+    form = EnterpriseForm(request.POST or None, instance=copy.copy(enterprise), user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = services.update_enterprise(
+                actor=request.user,
+                enterprise=enterprise,
+                data=form.service_data(),
+                key_processes=form.cleaned_data["key_processes"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            if changed:
+                messages.success(request, _("Changes to %(name)s saved.") % {"name": enterprise.name})
+            else:
+                messages.info(request, _("Nothing was changed."))
+            return redirect("enterprises:detail", pk=enterprise.pk)
+    return render(
+        request,
+        "enterprises/form.html",
+        {"form": form, "enterprise": enterprise, "title": _("Edit enterprise"), "cancel_pk": enterprise.pk},
+    )
+
+
+def _editable_enterprise(request, pk):
+    """The enterprise (404 outside the user's region) after checking the user may change it (403)."""
+    enterprise = enterprise_for_user(request.user, pk)
+    require(request.user, Capability.CHANGE_ENTERPRISE, enterprise.township)
+    return enterprise
+
+
+@login_required
+@explain_forbidden
+@require_http_methods(["GET", "POST"])
+def permit_edit(request, pk, permit_pk=None):
+    enterprise = _editable_enterprise(request, pk)
+    permit = get_object_or_404(enterprise.permits, pk=permit_pk) if permit_pk else None
+    form = PermitForm(request.POST or None, instance=copy.copy(permit) if permit else None)
+    reason_form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and reason_form.is_valid():
+        try:
+            services.save_permit(
+                actor=request.user,
+                enterprise=enterprise,
+                data=form.cleaned_data,
+                permit=permit,
+                reason=reason_form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, _("Permit saved."))
+            return redirect("enterprises:detail", pk=enterprise.pk)
+    title = _("Edit permit") if permit else _("Add a permit")
+    return render(
+        request,
+        "enterprises/subform.html",
+        {"form": form, "extra_forms": [reason_form], "enterprise": enterprise, "title": title},
+    )
+
+
+@login_required
+@explain_forbidden
+@require_http_methods(["GET", "POST"])
+def permit_delete(request, pk, permit_pk):
+    enterprise = _editable_enterprise(request, pk)
+    permit = get_object_or_404(enterprise.permits, pk=permit_pk)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.delete_permit(actor=request.user, permit=permit, reason=form.cleaned_data["reason"])
+        messages.success(request, _("Permit %(permit)s deleted.") % {"permit": permit})
+        return redirect("enterprises:detail", pk=enterprise.pk)
+    return render(
+        request,
+        "enterprises/confirm_delete.html",
+        {"form": form, "enterprise": enterprise, "object": permit, "title": _("Delete permit")},
+    )
+
+
+@login_required
+@explain_forbidden
+@require_http_methods(["GET", "POST"])
+def tier_set(request, pk):
+    enterprise = _editable_enterprise(request, pk)
+    initial = {"year": request.GET.get("year") or timezone.localdate().year}
+    form = YearlyTierForm(request.POST or None, initial=initial)
+    reason_form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and reason_form.is_valid():
+        try:
+            services.set_yearly_tier(
+                actor=request.user,
+                enterprise=enterprise,
+                year=form.cleaned_data["year"],
+                tier=form.cleaned_data["tier"],
+                note=form.cleaned_data["note"],
+                reason=reason_form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, _("Tier for %(year)s saved.") % {"year": form.cleaned_data["year"]})
+            return redirect("enterprises:detail", pk=enterprise.pk)
+    return render(
+        request,
+        "enterprises/subform.html",
+        {"form": form, "extra_forms": [reason_form], "enterprise": enterprise, "title": _("Set the yearly tier")},
+    )
+
+
+@login_required
+@explain_forbidden
+@require_http_methods(["GET", "POST"])
+def hazard_source_edit(request, pk, hazard_pk=None):
+    enterprise = _editable_enterprise(request, pk)
+    source = get_object_or_404(enterprise.hazard_sources, pk=hazard_pk) if hazard_pk else None
+    form = HazardSourceForm(request.POST or None, instance=copy.copy(source) if source else None)
+    formset = InventoryFormSet(request.POST or None, initial=inventory_initial(source), prefix="inventory")
+    reason_form = ReasonForm(request.POST or None)
+    if request.method == "POST" and all([form.is_valid(), formset.is_valid(), reason_form.is_valid()]):
+        try:
+            source = services.save_hazard_source(
+                actor=request.user,
+                enterprise=enterprise,
+                data=form.cleaned_data,
+                inventory=inventory_data(formset),
+                hazard_source=source,
+                reason=reason_form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, _("Major hazard source %(name)s saved.") % {"name": source.name})
+            return redirect("enterprises:detail", pk=enterprise.pk)
+    title = _("Edit major hazard source") if source else _("Add a major hazard source")
+    return render(
+        request,
+        "enterprises/hazard_form.html",
+        {"form": form, "formset": formset, "reason_form": reason_form, "enterprise": enterprise, "title": title},
+    )
+
+
+@login_required
+@explain_forbidden
+@require_POST
+def hazard_source_delete(request, pk, hazard_pk):
+    enterprise = _editable_enterprise(request, pk)
+    source = get_object_or_404(enterprise.hazard_sources, pk=hazard_pk)
+    services.delete_hazard_source(actor=request.user, hazard_source=source, reason=request.POST.get("reason", ""))
+    messages.success(request, _("Major hazard source %(name)s deleted.") % {"name": source.name})
+    return redirect("enterprises:detail", pk=enterprise.pk)
