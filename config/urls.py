@@ -8,8 +8,11 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("enterprises/", include("enterprises.urls")),
     path("parks/", include("parks.urls")),
+    path("inspections/", include("inspections.urls")),
+    path("rectification/", include("rectification.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/", include("core.api.urls")),
 ]
 
 if settings.DEBUG:

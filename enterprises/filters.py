@@ -2,7 +2,7 @@
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from parks.models import ChemicalPark
@@ -60,6 +60,23 @@ PERMIT_FILTER_CHOICES = [
 ]
 
 
+class BlanksLastOrderingFilter(django_filters.OrderingFilter):
+    """Sort with empty values last in both directions and ties broken by id.
+
+    SQLite and PostgreSQL put NULLs at opposite ends by default; a list must read the same
+    on both, and pagination needs a total order.
+    """
+
+    def get_ordering_value(self, param):
+        descending = param.startswith("-")
+        field = F(self.param_map[param[1:] if descending else param])
+        return field.desc(nulls_last=True) if descending else field.asc(nulls_last=True)
+
+    def filter(self, qs, value):
+        qs = super().filter(qs, value)
+        return qs.order_by(*qs.query.order_by, "id") if value else qs
+
+
 class EnterpriseFilterSet(StyledFilterFormMixin, django_filters.FilterSet):
     """Filters the enterprises the requesting user may see; always scoped by `visible_to(user)`.
 
@@ -103,7 +120,7 @@ class EnterpriseFilterSet(StyledFilterFormMixin, django_filters.FilterSet):
     permit = django_filters.ChoiceFilter(
         choices=PERMIT_FILTER_CHOICES, method="filter_permit", label=_("Permits"), empty_label=_("Any")
     )
-    ordering = django_filters.OrderingFilter(
+    ordering = BlanksLastOrderingFilter(
         fields=(
             ("name", "name"),
             ("uscc", "code"),

@@ -123,8 +123,10 @@ class Enterprise(models.Model):
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+    #: Optimistic concurrency (API ETag): raised by the services on every change of this record as shown.
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"], m2m_fields=[key_processes])
+    history = HistoricalRecords(excluded_fields=["updated_at", "version"], m2m_fields=[key_processes])
     objects = EnterpriseQuerySet.as_manager()
 
     class Meta:
@@ -250,8 +252,10 @@ class MajorHazardSource(models.Model):
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+    #: Optimistic concurrency (API ETag): raised by the services on every change of this record as shown.
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "version"])
     objects = EnterpriseChildQuerySet.as_manager()
 
     class Meta:

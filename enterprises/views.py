@@ -15,6 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.permissions import Capability, can, require
 from core.views import explain_forbidden
 from core.xlsx import xlsx_response
+from inspections.selectors import enterprise_sections
+from rectification.dossier import dossier_sections
 
 from . import services
 from .filters import EnterpriseFilterSet
@@ -136,6 +138,8 @@ def enterprise_detail(request, pk):
             "enterprise": dossier.enterprise,
             "can_change": can(request.user, Capability.CHANGE_ENTERPRISE, dossier.enterprise.township),
             "warning_days": settings.PERMIT_EXPIRY_WARNING_DAYS,
+            "classification_sections": dossier_sections(dossier.enterprise, request.user),
+            "inspection_sections": enterprise_sections(request.user, dossier.enterprise),
         },
     )
 

@@ -6,6 +6,8 @@ from django.utils.translation import gettext as _
 
 from accounts.permissions import Capability, require
 from core.history import apply_changes, save_tracked
+from enterprises.models import Enterprise
+from enterprises.services import locked_version, touch
 from regions.choices import RegionLevel
 
 from .models import ChemicalPark, ParkEvaluation
@@ -31,9 +33,14 @@ def update_park(*, actor, park: ChemicalPark, data: dict, reason: str = "") -> l
     if "township" in data:
         require(actor, Capability.CHANGE_PARK, data["township"])
         _check_township(data["township"])
+    stored_version = locked_version(ChemicalPark, park.pk)
     changed = apply_changes(park, data)
     if changed:
+        park.version = stored_version + 1
         save_tracked(park, actor=actor, reason=reason)
+    if {"code", "name"} & set(changed):
+        # Enterprises show their park's code and name: the API's sync must see them as changed.
+        touch(Enterprise.objects.filter(park=park))
     return changed
 
 

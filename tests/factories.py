@@ -101,3 +101,106 @@ class YearlyTierFactory(factory.django.DjangoModelFactory):
 
     year = 2021
     tier = 2
+
+
+# --- Surveys, inspections and findings (inspections/) ---------------------------------------
+
+import datetime as _datetime  # noqa: E402
+
+
+def make_survey_campaign(name="四个一批专项整治行动", **fields):
+    """A campaign to survey in (get or create by name)."""
+    from rectification.models import Campaign
+
+    fields.setdefault("kind", "four_batches")
+    fields.setdefault("starts_on", _datetime.date(2021, 1, 1))
+    fields.setdefault("ends_on", _datetime.date(2023, 12, 31))
+    return Campaign.objects.get_or_create(name=name, defaults=fields)[0]
+
+
+class InspectionFactory(factory.django.DjangoModelFactory):
+    """A carried-out daily inspection of an enterprise (pass `park=` and `enterprise=None` for a park)."""
+
+    class Meta:
+        model = "inspections.Inspection"
+
+    kind = "daily"
+    status = "done"
+    inspected_on = _datetime.date(2021, 5, 6)
+    enterprise = factory.SubFactory(EnterpriseFactory)
+    park = None
+    result = "issues_found"
+    inspectors = "王五、赵六"
+
+
+class FindingFactory(factory.django.DjangoModelFactory):
+    """An open general finding of an enterprise, recorded without an inspection."""
+
+    class Meta:
+        model = "inspections.Finding"
+
+    enterprise = factory.SubFactory(EnterpriseFactory)
+    park = None
+    area = "work_safety"
+    severity = "general"
+    description = factory.Sequence(lambda n: f"安全隐患{n}")
+    status = "open"
+
+
+# --- Rectification (campaigns, classifications, plans, tasks) ----------------------------------
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    """An active 四个一批 campaign over 2021–2023."""
+
+    class Meta:
+        model = "rectification.Campaign"
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"化工专项整治行动{n}")
+    kind = "four_batches"
+    starts_on = _datetime.date(2021, 1, 1)
+    ends_on = _datetime.date(2023, 12, 31)
+    status = "active"
+
+
+class TargetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "rectification.Target"
+
+    campaign = factory.SubFactory(CampaignFactory)
+    year = 2021
+
+
+class ClassificationFactory(factory.django.DjangoModelFactory):
+    """A township's proposal (state "proposed") to upgrade an enterprise; pass state/category to vary."""
+
+    class Meta:
+        model = "rectification.Classification"
+
+    enterprise = factory.SubFactory(EnterpriseFactory)
+    campaign = factory.SubFactory(CampaignFactory)
+    category = "upgrade"
+    state = "proposed"
+    deadline = _datetime.date(2022, 12, 31)
+
+
+class PlanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "rectification.Plan"
+
+    classification = factory.SubFactory(ClassificationFactory, state="in_progress")
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    """A hand-added task led by the enterprise's township government."""
+
+    class Meta:
+        model = "rectification.Task"
+
+    plan = factory.SubFactory(PlanFactory)
+    order = factory.Sequence(lambda n: n + 1)
+    description = factory.Sequence(lambda n: f"整改措施{n}")
+    deadline = _datetime.date(2022, 6, 30)
+    status = "not_started"
+    lead_region = factory.LazyAttribute(lambda o: o.plan.classification.enterprise.township)

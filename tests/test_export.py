@@ -92,7 +92,7 @@ def test_export_needs_the_export_capability(exported, db, client_for):
     api_user = UserFactory(username="platform", role=Role.API, region=exported["a1"].township)
     response = client_for(api_user).get(EXPORT)
     assert response.status_code == 403
-    assert "cannot export" in response.content.decode()
+    assert "无权导出" in response.content.decode()
 
 
 def test_export_file_name_has_the_date(exported, users, client_for):

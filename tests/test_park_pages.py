@@ -79,7 +79,7 @@ def test_township_officer_sees_only_their_parks(parks, users, client_for):
     # Township officers may not edit parks at all.
     response = client.get(reverse("parks:update", args=[parks["east"].pk]))
     assert response.status_code == 403
-    assert "Only city and county offices" in response.content.decode()
+    assert "仅市、县（市、区）化治办" in response.content.decode()
     assert (
         'data-testid="edit-link"' not in client.get(reverse("parks:detail", args=[parks["east"].pk])).content.decode()
     )
