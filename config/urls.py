@@ -1,7 +1,5 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.static import serve
 
 urlpatterns = [
     path("", include("core.urls")),
@@ -15,6 +13,5 @@ urlpatterns = [
     path("api/", include("core.api.urls")),
 ]
 
-if settings.DEBUG:
-    # Uploaded files on the embedded default; production serves MEDIA_ROOT behind the proxy.
-    urlpatterns += [path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]
+# Uploaded files (evidence, attachments, rosters, reports) are never served from MEDIA_ROOT directly:
+# each has a download view that looks it up through the user's region scope.
