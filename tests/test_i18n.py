@@ -81,3 +81,13 @@ def test_login_page_is_chinese_and_a_user_can_switch_to_english(client, users):
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     page = client.get(reverse("enterprises:list")).content.decode()
     assert "Enterprises" in page and "退出登录" not in page
+
+
+@pytest.mark.django_db
+def test_an_english_browser_still_gets_chinese_until_the_user_switches(client, users):
+    client.force_login(users["town_a1"])
+    page = client.get(reverse("enterprises:list"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "退出登录" in page
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    page = client.get(reverse("enterprises:list"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "Log out" in page
