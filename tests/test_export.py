@@ -4,6 +4,7 @@ import datetime
 import io
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import trans_real
@@ -120,7 +121,8 @@ def chinese_catalogue():
 
 def test_export_headers_are_translated(exported, users, client_for, chinese_catalogue):
     client = client_for(users["city"])
-    rows = read_sheet(client.get(EXPORT, HTTP_ACCEPT_LANGUAGE="zh-hans"))
+    rows = read_sheet(client.get(EXPORT, HTTP_ACCEPT_LANGUAGE="en"))  # the browser's language is not followed
     assert rows[0][:2] == ["统一社会信用代码", "企业名称"]
-    english = read_sheet(client.get(EXPORT, HTTP_ACCEPT_LANGUAGE="en"))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the user switched to English
+    english = read_sheet(client.get(EXPORT))
     assert english[0][:2] == ["unified social credit code", "enterprise name"]

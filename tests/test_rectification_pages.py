@@ -6,6 +6,7 @@ import datetime
 import re
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
@@ -40,7 +41,7 @@ DAY = datetime.date(2021, 6, 1)
 @pytest.fixture(autouse=True)
 def english(client):
     """Pages and the messages computed here in English, whatever the catalogue holds."""
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # what the language switch sets
     with translation.override("en"):
         yield
 
