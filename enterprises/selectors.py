@@ -189,19 +189,19 @@ def enterprise_history(enterprise: Enterprise, limit: int = HISTORY_LIMIT) -> li
     entries += _history_of(
         Permit.history,
         filter_kwargs={"enterprise_id": enterprise.pk},
-        label=lambda row: f"{_('Permit')}: {row.get_kind_display()} {row.number}",
+        label=lambda row: _("Permit: %(kind)s %(number)s") % {"kind": row.get_kind_display(), "number": row.number},
         limit=limit,
     )
     entries += _history_of(
         YearlyTier.history,
         filter_kwargs={"enterprise_id": enterprise.pk},
-        label=lambda row: f"{_('Tier')}: {row.year}",
+        label=lambda row: _("Tier: %(year)s") % {"year": row.year},
         limit=limit,
     )
     entries += _history_of(
         MajorHazardSource.history,
         filter_kwargs={"enterprise_id": enterprise.pk},
-        label=lambda row: f"{_('Major hazard source')}: {row.name}",
+        label=lambda row: _("Major hazard source: %(name)s") % {"name": row.name},
         limit=limit,
     )
     entries.sort(key=attrgetter("when"), reverse=True)

@@ -91,3 +91,19 @@ def test_an_english_browser_still_gets_chinese_until_the_user_switches(client, u
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     page = client.get(reverse("enterprises:list"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     assert "Log out" in page
+
+
+def test_no_translated_string_hides_inside_an_f_string():
+    """xgettext does not look inside f-strings: f"{_('Permit')}: …" would never reach the catalogue."""
+    import re
+
+    root = LOCALE_DIR.parent.parent.parent
+    pattern = re.compile(r"""\bf(["']).*\{\s*(_|gettext|gettext_lazy|pgettext)\(""")
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for path in root.glob("*/**/*.py")
+        if ".venv" not in path.parts and "tests" not in path.parts
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert not offenders, f"use _('… %(name)s …') % {{…}} instead: {offenders}"
