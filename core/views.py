@@ -1,13 +1,20 @@
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.views.generic import TemplateView
 
 from accounts.permissions import Capability, can
 from enterprises.selectors import enterprise_figures
 from parks.selectors import park_figures
+
+
+def paginate(request, queryset, per_page=None):
+    """The page of `queryset` the request asks for (?page=N); out-of-range pages give the last one."""
+    return Paginator(queryset, per_page or settings.LIST_PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def forbidden_response(request, error: PermissionDenied):

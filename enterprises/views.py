@@ -6,14 +6,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import Capability, can, require
-from core.views import explain_forbidden
+from core.views import explain_forbidden, paginate
 from core.xlsx import xlsx_response
 from inspections.selectors import enterprise_sections
 from rectification.dossier import dossier_sections
@@ -35,16 +34,12 @@ from .models import Enterprise
 from .selectors import enterprise_dossier, enterprise_for_user, for_list
 
 
-def _paginate(request, queryset):
-    return Paginator(queryset, settings.LIST_PAGE_SIZE).get_page(request.GET.get("page"))
-
-
 @login_required
 @explain_forbidden
 def enterprise_list(request):
     require(request.user, Capability.VIEW_REGISTER)
     filterset = EnterpriseFilterSet(request.GET, request=request)
-    page = _paginate(request, for_list(filterset.qs))
+    page = paginate(request, for_list(filterset.qs))
     export_query = request.GET.copy()
     export_query.pop("page", None)
     return render(

@@ -4,11 +4,9 @@ Thin: look the record up in the user's region (404 outside it), check the capabi
 validate the form, call the service, show its ValidationError on the form.
 """
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import Capability, can, require
-from core.views import explain_forbidden
+from core.views import explain_forbidden, paginate
 from enterprises.choices import OperatingStatus
 from enterprises.models import Enterprise
 from enterprises.selectors import enterprise_for_user
@@ -52,10 +50,6 @@ from .forms import (
 )
 from .models import FindingEvidence, Inspection, InspectionAttachment
 from .services import FindingAction
-
-
-def _paginate(request, queryset):
-    return Paginator(queryset, settings.LIST_PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def _dossier_url(enterprise, anchor: str = "") -> str:
@@ -193,7 +187,7 @@ def inspection_list(request):
         "inspections/list.html",
         {
             "filterset": filterset,
-            "page_obj": _paginate(request, filterset.qs),
+            "page_obj": paginate(request, filterset.qs),
             "can_record": can(request.user, Capability.RECORD_INSPECTION),
         },
     )
@@ -419,7 +413,7 @@ def finding_list(request):
     return render(
         request,
         "inspections/finding_list.html",
-        {"filterset": filterset, "page_obj": _paginate(request, filterset.qs)},
+        {"filterset": filterset, "page_obj": paginate(request, filterset.qs)},
     )
 
 

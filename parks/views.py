@@ -2,18 +2,16 @@
 
 import copy
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import Capability, can, require
-from core.views import explain_forbidden
+from core.views import explain_forbidden, paginate
 from enterprises.forms import add_service_error
 from enterprises.models import Enterprise
 from enterprises.selectors import for_list
@@ -31,10 +29,6 @@ from .selectors import (
 )
 
 
-def _paginate(request, queryset):
-    return Paginator(queryset, settings.LIST_PAGE_SIZE).get_page(request.GET.get("page"))
-
-
 @login_required
 @explain_forbidden
 def park_list(request):
@@ -45,7 +39,7 @@ def park_list(request):
         "parks/list.html",
         {
             "filterset": filterset,
-            "page_obj": _paginate(request, filterset.qs),
+            "page_obj": paginate(request, filterset.qs),
             "can_change": can(request.user, Capability.CHANGE_PARK),
         },
     )
@@ -67,7 +61,7 @@ def park_detail(request, pk):
             "risk_overdue": risk_assessment_overdue(park),
             "risk_valid_years": RISK_ASSESSMENT_VALID_YEARS,
             "evaluations": list(park.evaluations.order_by("-year")),
-            "enterprise_page": _paginate(request, enterprises),
+            "enterprise_page": paginate(request, enterprises),
             "history": park_history(park),
             "can_change": can(request.user, Capability.CHANGE_PARK, park.township),
         },

@@ -6,11 +6,9 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404
@@ -22,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import Capability, can, require, role_can
-from core.views import explain_forbidden
+from core.views import explain_forbidden, paginate
 from enterprises.selectors import enterprise_for_user
 
 from . import services
@@ -52,10 +50,6 @@ S = ClassificationState
 TaskAction = services.TaskAction
 
 
-def _paginate(request, queryset):
-    return Paginator(queryset, settings.LIST_PAGE_SIZE).get_page(request.GET.get("page"))
-
-
 def _data(request):
     """The submitted data of a POST (even an empty one), None for a GET (an unbound form)."""
     return request.POST if request.method == "POST" else None
@@ -76,7 +70,7 @@ def campaign_list(request):
         request,
         "rectification/campaign_list.html",
         {
-            "page_obj": _paginate(request, campaigns_for(request.user)),
+            "page_obj": paginate(request, campaigns_for(request.user)),
             "can_manage": can(request.user, Capability.MANAGE_CAMPAIGNS),
         },
     )
@@ -228,7 +222,7 @@ def classification_list(request, pk):
     return render(
         request,
         "rectification/classification_list.html",
-        {"campaign": campaign, "filterset": filterset, "page_obj": _paginate(request, filterset.qs)},
+        {"campaign": campaign, "filterset": filterset, "page_obj": paginate(request, filterset.qs)},
     )
 
 
