@@ -61,6 +61,8 @@ class Capability:
     ACCEPT_CLASSIFICATION = "accept_classification"
     #: Reopen an accepted classification (回头看 found it producing again).
     REOPEN_CLASSIFICATION = "reopen_classification"
+    #: Request the quarterly supervision report (季度督查通报) of one's region and download it.
+    REQUEST_REPORT = "request_report"
 
 
 _HUMAN_READ = {Capability.VIEW_REGISTER, Capability.EXPORT}
@@ -169,10 +171,26 @@ for _role in (Role.CITY, Role.COUNTY, Role.TOWNSHIP, Role.REVIEWER, Role.SUPERVI
     ROLE_CAPABILITIES[_role].add(Capability.API_WRITE)
 
 #: What a write-enabled API client may do (the API resources that accept writes call these services).
-API_WRITE_CAPABILITIES = {Capability.API_WRITE, Capability.CHANGE_ENTERPRISE}
+#: Besides enterprises: pre-review opinions (the client's service user must belong to a pre-review department),
+#: task progress with evidence (MANAGE_TASKS also covers the stop order and requesting acceptance) and findings.
+#: Submitting, approving and accepting stay with the offices' staff.
+API_WRITE_CAPABILITIES = {
+    Capability.API_WRITE,
+    Capability.CHANGE_ENTERPRISE,
+    Capability.GIVE_OPINION,
+    Capability.MANAGE_TASKS,
+    Capability.MANAGE_FINDINGS,
+}
 
 CAPABILITY_REFUSALS[Capability.API_WRITE] = _(
     "This API client is read-only: changes need a client created with --write."
+)
+
+# Quarterly supervision reports: the supervision team and the city and county offices.
+for _role in (Role.CITY, Role.COUNTY, Role.SUPERVISOR):
+    ROLE_CAPABILITIES[_role].add(Capability.REQUEST_REPORT)
+CAPABILITY_REFUSALS[Capability.REQUEST_REPORT] = _(
+    "Only the supervision team and the city and county offices request quarterly supervision reports."
 )
 
 

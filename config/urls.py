@@ -8,6 +8,7 @@ urlpatterns = [
     path("parks/", include("parks.urls")),
     path("inspections/", include("inspections.urls")),
     path("rectification/", include("rectification.urls")),
+    path("imports/", include("imports.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("core.api.urls")),

@@ -46,6 +46,19 @@ class NavQueue:
         return sum(self.counts.values())
 
 
+class NavNotifications:
+    """The bell: the user's unread notifications, one COUNT when a template reads it."""
+
+    def __init__(self, user):
+        self.user = user
+
+    @cached_property
+    def unread(self) -> int:
+        from .notifications import unread_count
+
+        return unread_count(self.user)
+
+
 def navigation(request):
     """What the base layout needs to draw the navigation for the current user."""
     user = getattr(request, "user", None)
@@ -58,4 +71,5 @@ def navigation(request):
         "nav_can_use_admin": can(user, Capability.USE_ADMIN),
         "nav_can_view_register": can(user, Capability.VIEW_REGISTER),
         "nav_queue": NavQueue(request) if has_queue else None,
+        "nav_notifications": NavNotifications(user) if authenticated else None,
     }

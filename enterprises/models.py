@@ -120,13 +120,18 @@ class Enterprise(models.Model):
         _("operating status"), max_length=16, choices=OperatingStatus.choices, default=OperatingStatus.OPERATING
     )
     note = models.TextField(_("note"), blank=True)
+    # Set by the deadline check (flag_expired_permits) the day a current permit is first seen expired;
+    # cleared when the permit is renewed. Derived from the permits, so kept out of the change history.
+    permit_expired_since = models.DateField(_("permit expired since"), null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
     #: Optimistic concurrency (API ETag): raised by the services on every change of this record as shown.
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
-    history = HistoricalRecords(excluded_fields=["updated_at", "version"], m2m_fields=[key_processes])
+    history = HistoricalRecords(
+        excluded_fields=["updated_at", "version", "permit_expired_since"], m2m_fields=[key_processes]
+    )
     objects = EnterpriseQuerySet.as_manager()
 
     class Meta:

@@ -1,7 +1,9 @@
 """Writes to the enterprise register. Web forms, the admin, the importer and the API call these."""
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -10,9 +12,11 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from accounts.permissions import Capability, require
+from core.bulk import insert_history, insert_rows
 from core.exceptions import ConflictError
 from core.history import apply_changes, delete_tracked, save_tracked
 from regions.choices import RegionLevel
+from regions.scoping import region_in_scope
 
 from .hazards import assess
 from .models import Enterprise, HazardInventoryLine, HazardousChemical, MajorHazardSource, Permit, YearlyTier
@@ -279,3 +283,268 @@ def recompute_hazard_levels(*, chunk_size: int = RECOMPUTE_CHUNK_SIZE) -> int:
                     default_change_reason=RECOMPUTE_REASON,
                 )
                 changed_total += len(changed)
+
+
+# --- Deadline check: expired permits (worker, no actor) --------------------------------------------
+
+
+@transaction.atomic
+def flag_expired_permits(on_date) -> tuple[list[int], int]:
+    """Flag enterprises holding a current permit expired before `on_date` (set-based, idempotent).
+
+    `permit_expired_since = on_date` on enterprises not flagged yet; the flag is lifted from enterprises
+    whose permits were renewed since. Returns (ids flagged by this run, number of flags lifted); a second
+    run the same day flags and lifts nothing.
+    """
+    from .selectors import expired_permit_exists
+
+    expired = expired_permit_exists(on_date)
+    lifted = (
+        Enterprise.objects.filter(permit_expired_since__isnull=False).exclude(expired).update(permit_expired_since=None)
+    )
+    due = Enterprise.objects.filter(expired, permit_expired_since__isnull=True)
+    ids = list(due.select_for_update(of=("self",)).values_list("pk", flat=True))
+    if ids:
+        due.filter(pk__lte=max(ids)).update(permit_expired_since=on_date)
+    return ids, lifted
+
+
+# --- Bulk upsert by credit code (the roster importer) ----------------------------------------------
+
+#: Fields a bulk upsert may set: the columns of a township's roster.
+UPSERT_FIELDS = frozenset(
+    {
+        "uscc",
+        "name",
+        "township",
+        "park",
+        "address",
+        "legal_representative",
+        "contact_person",
+        "contact_phone",
+        "kind",
+        "size",
+        "annual_sales",
+        "staff_count",
+        "main_products",
+        "status",
+        "note",
+    }
+)
+#: Rows per query of a bulk upsert (lookups, inserts, updates, history rows).
+UPSERT_BATCH_SIZE = 1000
+
+
+class UpsertAction:
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    ERROR = "error"
+
+
+@dataclass
+class EnterpriseUpsert:
+    """One enterprise to create or update, keyed by its credit code.
+
+    `data` holds the fields to set: "uscc" always; "township" a Region and "park" a ChemicalPark or None
+    (looked up by the caller). Fields left out keep their stored value. `key` is the caller's reference
+    (the importer's Excel row number), returned with the outcome.
+    """
+
+    key: object
+    data: dict
+
+
+@dataclass
+class UpsertPlan:
+    key: object
+    action: str
+    #: The new (unsaved) enterprise, or the stored one with the new values set.
+    enterprise: Enterprise | None
+    #: field -> (old value, new value) of a stored enterprise (empty for a new one: it holds the values).
+    changes: dict = field(default_factory=dict)
+    #: field -> [messages]
+    errors: dict = field(default_factory=dict)
+
+
+def _in_batches(items, size=UPSERT_BATCH_SIZE):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _stored_by_code(codes, *, lock: bool) -> dict:
+    found = {}
+    for chunk in _in_batches(sorted(codes)):
+        queryset = Enterprise.objects.filter(uscc__in=chunk).select_related("township", "park")
+        if lock:
+            queryset = queryset.select_for_update(of=("self",))
+        found.update((enterprise.uscc, enterprise) for enterprise in queryset)
+    return found
+
+
+def _comparable(name: str, value):
+    if Enterprise._meta.get_field(name).is_relation:
+        return value.pk if value is not None else None
+    return value
+
+
+def _stored_value(enterprise: Enterprise, name: str):
+    model_field = Enterprise._meta.get_field(name)
+    return getattr(enterprise, model_field.attname if model_field.is_relation else name)
+
+
+def _field_errors(enterprise: Enterprise, names) -> dict:
+    """The model's own field rules (length, choices, validators such as GB 32100) for `names`, without a
+    query: related records were looked up by the caller and uniqueness is settled by credit code."""
+    exclude = [f.name for f in Enterprise._meta.concrete_fields if f.name not in names or f.is_relation]
+    try:
+        enterprise.clean_fields(exclude=exclude)
+    except ValidationError as error:
+        return error.message_dict
+    return {}
+
+
+def plan_enterprise_upserts(items, *, actor, lock: bool = False) -> list[UpsertPlan]:
+    """What `bulk_upsert_enterprises` would do with each item, with the same checks, writing nothing.
+
+    Checks the actor's capability and region for the enterprise where it is and where it goes, the
+    township level, each field's rules and credit codes given twice; a fixed number of queries per
+    UPSERT_BATCH_SIZE items. With `lock` the stored rows are locked till the transaction ends.
+    """
+    require(actor, Capability.CHANGE_ENTERPRISE)
+    items = list(items)
+    for item in items:
+        unknown = set(item.data) - UPSERT_FIELDS
+        if unknown:
+            raise TypeError(f"Fields not accepted by a bulk upsert: {', '.join(sorted(unknown))}")
+    codes = {normalize_uscc(item.data.get("uscc")) for item in items} - {""}
+    stored = _stored_by_code(codes, lock=lock)
+    first_key = {}
+    plans = []
+    for item in items:
+        data = dict(item.data)
+        code = data["uscc"] = normalize_uscc(data.get("uscc"))
+        errors: dict[str, list] = {}
+        if code in first_key:
+            errors["uscc"] = [_("The credit code %(code)s is given twice.") % {"code": code}]
+        first_key.setdefault(code, item.key)
+        township = data.get("township")
+        if township is not None:
+            if township.level != RegionLevel.TOWNSHIP:
+                errors["township"] = [_("Choose a township or street, not a county or city.")]
+            elif not region_in_scope(actor, township):
+                errors["township"] = [_("%(region)s lies outside your region.") % {"region": township.name}]
+        current = stored.get(code)
+        if current is None:
+            if township is None:
+                errors.setdefault("township", []).append(_("A new enterprise needs its township."))
+            enterprise = Enterprise(**data)
+            if not errors:
+                errors = _field_errors(enterprise, data)
+            action = UpsertAction.ERROR if errors else UpsertAction.CREATE
+            plans.append(UpsertPlan(item.key, action, enterprise, {}, errors))
+            continue
+        if not region_in_scope(actor, current.township):
+            errors.setdefault("uscc", []).append(
+                _("%(name)s (%(code)s) is registered in %(region)s, outside your region.")
+                % {"name": current.name, "code": code, "region": current.township.name}
+            )
+        changes = {
+            name: (getattr(current, name), value)
+            for name, value in data.items()
+            if _stored_value(current, name) != _comparable(name, value)
+        }
+        if not errors and changes:
+            for name in changes:
+                setattr(current, name, data[name])
+            errors = _field_errors(current, changes)
+        action = UpsertAction.ERROR if errors else UpsertAction.UPDATE if changes else UpsertAction.UNCHANGED
+        plans.append(UpsertPlan(item.key, action, current, changes, errors))
+    return plans
+
+
+def _record_key_processes(history_ids: dict) -> None:
+    """Copy each enterprise's key processes into its new history row (a bulk history row has none of its
+    own, and the dossier would show them as removed). `history_ids`: enterprise id -> history id."""
+    if not history_ids:
+        return
+    through = Enterprise.key_processes.through
+    m2m_history = apps.get_model("enterprises", "HistoricalEnterprise_key_processes")
+    copies = []
+    for chunk in _in_batches(history_ids):
+        for link in through.objects.filter(enterprise_id__in=chunk):
+            copies.append(
+                m2m_history(
+                    id=link.pk,
+                    enterprise_id=link.enterprise_id,
+                    keyhazardousprocess_id=link.keyhazardousprocess_id,
+                    history_id=history_ids[link.enterprise_id],
+                )
+            )
+    m2m_history.objects.bulk_create(copies, batch_size=UPSERT_BATCH_SIZE)
+
+
+@dataclass
+class BulkUpsertResult:
+    #: key -> the saved enterprise, for every item (created, updated or unchanged).
+    enterprises: dict
+    created: int
+    updated: int
+    unchanged: int
+
+
+@transaction.atomic
+def bulk_upsert_enterprises(items, *, actor, reason: str = "", batch_size: int = UPSERT_BATCH_SIZE) -> BulkUpsertResult:
+    """Create or update many enterprises by credit code in a few batched queries, all or nothing.
+
+    The same rules as create_enterprise/update_enterprise (plan_enterprise_upserts): an item in error makes
+    the whole call raise ValidationError keyed by the items' keys, and nothing is written. New enterprises
+    and changed ones get one history row each naming the actor and `reason`; unchanged ones are not
+    written. Changed ones get version + 1 and a new updated_at (API ETags and incremental sync).
+    """
+    plans = plan_enterprise_upserts(items, actor=actor, lock=True)
+    return apply_enterprise_upserts(plans, actor=actor, reason=reason, batch_size=batch_size)
+
+
+def apply_enterprise_upserts(
+    plans: list[UpsertPlan], *, actor, reason: str = "", batch_size: int = UPSERT_BATCH_SIZE
+) -> BulkUpsertResult:
+    """Write what plan_enterprise_upserts(..., lock=True) planned earlier IN THE SAME TRANSACTION (the rows it
+    read are locked, so the plan still holds): for a caller that plans first (an import's checks) and writes
+    after, without checking everything twice."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("apply_enterprise_upserts runs inside the transaction that planned with lock=True.")
+    errors = {
+        str(plan.key): [message for messages in plan.errors.values() for message in messages]
+        for plan in plans
+        if plan.action == UpsertAction.ERROR
+    }
+    if errors:
+        raise ValidationError(errors)
+    user = actor if getattr(actor, "pk", None) else None
+    new = [plan.enterprise for plan in plans if plan.action == UpsertAction.CREATE]
+    insert_rows(Enterprise, new)
+    insert_history(Enterprise, new, user=user, reason=reason, history_type="+")
+    changed = [plan for plan in plans if plan.action == UpsertAction.UPDATE]
+    if changed:
+        now = timezone.now()
+        fields = sorted({name for plan in changed for name in plan.changes})
+        enterprises = [plan.enterprise for plan in changed]
+        for enterprise in enterprises:
+            enterprise.version += 1
+            enterprise.updated_at = now
+        Enterprise.objects.bulk_update(enterprises, [*fields, "version", "updated_at"], batch_size=batch_size)
+        history_ids = insert_history(
+            Enterprise, enterprises, user=user, reason=reason, history_type="~", returning=True
+        )
+        _record_key_processes({enterprise.pk: pk for enterprise, pk in zip(enterprises, history_ids, strict=True)})
+        moved = [plan.enterprise.pk for plan in changed if "township" in plan.changes]
+        for chunk in _in_batches(moved):
+            touch(MajorHazardSource.objects.filter(enterprise_id__in=chunk))
+    return BulkUpsertResult(
+        enterprises={plan.key: plan.enterprise for plan in plans},
+        created=len(new),
+        updated=len(changed),
+        unchanged=sum(1 for plan in plans if plan.action == UpsertAction.UNCHANGED),
+    )

@@ -48,6 +48,20 @@ def _exactly_one_target(name: str) -> models.CheckConstraint:
     )
 
 
+class Versioned(models.Model):
+    """`version` grows on every save: the API's optimistic concurrency (If-Match / version → 409) and ETags."""
+
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            self.version += 1
+        super().save(*args, **kwargs)
+
+
 class UploadedFileFields(models.Model):
     """What every stored evidence file keeps besides the file itself."""
 
@@ -146,7 +160,7 @@ class InspectionQuerySet(EnterpriseOrParkQuerySet):
         return self.filter(status=InspectionStatus.DONE)
 
 
-class Inspection(models.Model):
+class Inspection(Versioned):
     """检查: one visit to an enterprise or a park, planned or carried out, with its result."""
 
     kind = models.CharField(_("kind"), max_length=24, choices=InspectionKind.choices)
@@ -201,7 +215,7 @@ class Inspection(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"], m2m_fields=[departments])
+    history = HistoricalRecords(excluded_fields=["updated_at", "version"], m2m_fields=[departments])
     objects = InspectionQuerySet.as_manager()
 
     class Meta:
@@ -219,7 +233,10 @@ class Inspection(models.Model):
                 name="inspection_one_sample_per_quarter",
             ),
         ]
-        indexes = [models.Index(fields=["kind", "status"], name="inspection_kind_status")]
+        indexes = [
+            models.Index(fields=["kind", "status"], name="inspection_kind_status"),
+            models.Index(fields=["updated_at", "id"], name="inspection_sync"),  # the API's sync order
+        ]
         verbose_name = _("inspection")
         verbose_name_plural = _("inspections")
 
@@ -288,7 +305,7 @@ class FindingQuerySet(EnterpriseOrParkQuerySet):
     pass
 
 
-class Finding(models.Model):
+class Finding(Versioned):
     """问题/隐患: a problem found by a survey or an inspection, followed until verified and closed (销号)."""
 
     inspection = models.ForeignKey(
@@ -369,7 +386,7 @@ class Finding(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "version"])
     objects = FindingQuerySet.as_manager()
 
     class Meta:
@@ -386,7 +403,10 @@ class Finding(models.Model):
                 name="finding_closed_only_verified",
             ),
         ]
-        indexes = [models.Index(fields=["status", "deadline"], name="finding_status_deadline")]
+        indexes = [
+            models.Index(fields=["status", "deadline"], name="finding_status_deadline"),
+            models.Index(fields=["updated_at", "id"], name="finding_sync"),  # the API's sync order
+        ]
         verbose_name = _("finding")
         verbose_name_plural = _("findings")
 

@@ -9,9 +9,11 @@ a finding whose fix they reported themselves ("完成一项、销号一项").
 import datetime
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,7 +24,7 @@ from core.history import apply_changes, delete_tracked, save_tracked
 from core.uploads import validate_upload
 from enterprises.choices import OperatingStatus
 from enterprises.models import Enterprise
-from enterprises.services import update_enterprise
+from enterprises.services import touch, update_enterprise
 from rectification import services as rectification_services
 from rectification.choices import CampaignStatus, Category, ClassificationState
 
@@ -721,7 +723,9 @@ def add_finding_evidence(
     _ensure_finding(finding, actor, FindingAction.ADD_EVIDENCE)
     if stage not in EvidenceStage.values:
         raise ValidationError({"stage": _("Choose whether the file shows the problem or the fix.")})
-    return _add_evidence(finding, actor=actor, file=file, stage=stage, description=description)
+    evidence = _add_evidence(finding, actor=actor, file=file, stage=stage, description=description)
+    touch(Finding.objects.filter(pk=finding.pk))  # the API shows a finding with its evidence
+    return evidence
 
 
 def mark_overdue_findings(on_date: datetime.date) -> int:
@@ -732,12 +736,14 @@ def mark_overdue_findings(on_date: datetime.date) -> int:
     deadline was since moved to `on_date` or later is lifted. Returns the number newly marked.
     """
     with transaction.atomic():
+        # version and updated_at too: the API's sync and ETags must see the mark change.
+        now = timezone.now()
         Finding.objects.filter(
             overdue_since__isnull=False, status__in=ACTIVE_FINDING_STATES, deadline__gte=on_date
-        ).update(overdue_since=None)
+        ).update(overdue_since=None, version=F("version") + 1, updated_at=now)
         return Finding.objects.filter(
             status__in=ACTIVE_FINDING_STATES, deadline__lt=on_date, overdue_since__isnull=True
-        ).update(overdue_since=on_date)
+        ).update(overdue_since=on_date, version=F("version") + 1, updated_at=now)
 
 
 # --- Acceptance of a classification --------------------------------------------------------
@@ -1008,3 +1014,98 @@ def create_recheck_sample(quarter_start: datetime.date, share: float, rng) -> li
         batch_size=1000,
         default_change_reason=_("Re-check (回头看) sample for the quarter starting %(date)s") % {"date": first_day},
     )
+
+
+# --- Bulk findings (the roster importer) -----------------------------------------------------
+
+#: Findings per query of a bulk record.
+FINDING_BATCH_SIZE = 1000
+
+
+@dataclass
+class FindingItem:
+    """A problem reported for an enterprise without an inspection (a roster's 存在问题). `enterprise` may be
+    unsaved while an import is only previewed."""
+
+    key: object
+    enterprise: Enterprise
+    area: str
+    description: str
+    severity: str = Severity.GENERAL
+    deadline: datetime.date | None = None
+
+
+def _description_key(text: str) -> str:
+    return "".join((text or "").split())
+
+
+def plan_findings(items, actor) -> list[tuple[FindingItem, list[str]]]:
+    """The items `bulk_record_findings` would record, each with its errors (empty when valid).
+
+    A problem the enterprise already has on record (the same text, spaces aside, in any state) or that
+    an earlier item repeats is left out: importing the same roster again records nothing twice.
+    """
+    require(actor, Capability.MANAGE_FINDINGS)
+    items = list(items)
+    saved_ids = sorted({item.enterprise.pk for item in items if item.enterprise.pk})
+    known = set()
+    for start in range(0, len(saved_ids), FINDING_BATCH_SIZE):
+        chunk = saved_ids[start : start + FINDING_BATCH_SIZE]
+        known.update(
+            (enterprise_id, _description_key(text))
+            for enterprise_id, text in Finding.objects.filter(enterprise_id__in=chunk).values_list(
+                "enterprise_id", "description"
+            )
+        )
+    planned = []
+    today = _today()
+    for item in items:
+        identity = (item.enterprise.pk or id(item.enterprise), _description_key(item.description))
+        if identity in known:
+            continue
+        known.add(identity)
+        errors = []
+        try:
+            require(actor, Capability.MANAGE_FINDINGS, item.enterprise.township)
+        except PermissionDenied as error:
+            errors.append(str(error))
+        data = {"area": item.area, "severity": item.severity, "description": item.description}
+        data["deadline"] = item.deadline
+        try:
+            _clean_finding_fields(data, found_on=today)
+        except ValidationError as error:
+            errors.extend(error.messages)
+        planned.append((item, errors))
+    return planned
+
+
+@transaction.atomic
+def bulk_record_findings(items, actor, reason: str = "") -> list[Finding]:
+    """Record many enterprise findings at once (plan_findings rules; an item in error raises ValidationError
+    keyed by the items' keys and nothing is written). Each finding gets a history row naming the actor and
+    `reason`. Batched: a fixed number of queries per FINDING_BATCH_SIZE items."""
+    return apply_findings(plan_findings(items, actor), actor, reason)
+
+
+def apply_findings(planned: list[tuple[FindingItem, list[str]]], actor, reason: str = "") -> list[Finding]:
+    """Record what plan_findings planned (see bulk_record_findings); the enterprises must be saved by now."""
+    from core.bulk import insert_history, insert_rows
+
+    errors = {str(item.key): messages for item, messages in planned if messages}
+    if errors:
+        raise ValidationError(errors)
+    user = actor if getattr(actor, "pk", None) else None
+    findings = [
+        Finding(
+            enterprise=item.enterprise,
+            area=item.area,
+            severity=item.severity,
+            description=item.description.strip(),
+            deadline=item.deadline,
+            created_by=user,
+        )
+        for item, _messages in planned
+    ]
+    insert_rows(Finding, findings)
+    insert_history(Finding, findings, user=user, reason=reason, history_type="+")
+    return findings

@@ -51,6 +51,11 @@ class ChemicalPark(models.Model):
     emergency_command_platform = models.BooleanField(_("emergency command platform"), default=False)
 
     last_risk_assessment_on = models.DateField(_("last overall safety-risk assessment"), null=True, blank=True)
+    # Set by the deadline check (flag_overdue_risk_assessments) the day the assessment is first seen overdue
+    # (missing or older than RISK_ASSESSMENT_VALID_YEARS); cleared by a new assessment. Not in the history.
+    risk_assessment_overdue_since = models.DateField(
+        _("risk assessment overdue since"), null=True, blank=True, editable=False
+    )
     protection_zone_residents_to_relocate = models.PositiveIntegerField(
         _("residents still to relocate from the 500 m protection zone"), default=0
     )
@@ -61,7 +66,7 @@ class ChemicalPark(models.Model):
     #: Optimistic concurrency (API ETag): raised by the services on every change of this record as shown.
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
-    history = HistoricalRecords(excluded_fields=["updated_at", "version"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "version", "risk_assessment_overdue_since"])
     objects = ChemicalParkQuerySet.as_manager()
 
     class Meta:

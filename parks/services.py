@@ -1,7 +1,7 @@
 """Writes to the park register (一园一档)."""
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from accounts.permissions import Capability, require
@@ -54,3 +54,35 @@ def save_park_evaluation(*, actor, park: ChemicalPark, year: int, scores: dict, 
         return evaluation
     save_tracked(evaluation, actor=actor, reason=reason)
     return evaluation
+
+
+# --- Deadline check: overdue safety-risk assessments (worker, no actor) --------------------------
+
+
+@transaction.atomic
+def flag_overdue_risk_assessments(on_date) -> tuple[list[int], int]:
+    """Parks whose overall safety-risk assessment is missing or older than RISK_ASSESSMENT_VALID_YEARS on
+    `on_date` get `risk_assessment_overdue_since = on_date` (once); a newer assessment lifts the flag.
+
+    Returns (ids flagged by this run, number of flags lifted). Idempotent: a second run changes nothing.
+    Parks are few (hundreds), so the exact due date is worked out per row in Python after a cheap filter.
+    """
+    from .selectors import risk_assessment_overdue
+
+    rows = list(
+        ChemicalPark.objects.select_for_update()
+        .filter(
+            models.Q(risk_assessment_overdue_since__isnull=True)
+            | models.Q(risk_assessment_overdue_since__isnull=False, last_risk_assessment_on__isnull=False)
+        )
+        .only("pk", "last_risk_assessment_on", "risk_assessment_overdue_since")
+    )
+    flag = [p.pk for p in rows if p.risk_assessment_overdue_since is None and risk_assessment_overdue(p, on_date)]
+    lift = [
+        p.pk for p in rows if p.risk_assessment_overdue_since is not None and not risk_assessment_overdue(p, on_date)
+    ]
+    if flag:
+        ChemicalPark.objects.filter(pk__in=flag).update(risk_assessment_overdue_since=on_date)
+    if lift:
+        ChemicalPark.objects.filter(pk__in=lift).update(risk_assessment_overdue_since=None)
+    return flag, len(lift)

@@ -245,6 +245,8 @@ class Classification(VersionedModel):
             models.Index(fields=["state"], name="classification_state"),
             models.Index(fields=["campaign", "category"], name="classification_campaign_cat"),
             models.Index(fields=["campaign", "state"], name="classification_campaign_state"),
+            # The API's incremental sync pages by (updated_at, id).
+            models.Index(fields=["updated_at", "id"], name="classification_sync"),
         ]
         verbose_name = _("classification")
         verbose_name_plural = _("classifications")
@@ -411,7 +413,11 @@ class Task(VersionedModel):
                 name="task_standard_item_once",
             ),
         ]
-        indexes = [models.Index(fields=["status", "deadline"], name="task_status_deadline")]
+        indexes = [
+            models.Index(fields=["status", "deadline"], name="task_status_deadline"),
+            # The API's incremental sync pages by (updated_at, id), also through thousands of tasks changed at once.
+            models.Index(fields=["updated_at", "id"], name="task_sync"),
+        ]
         verbose_name = _("task")
         verbose_name_plural = _("tasks")
 
@@ -459,3 +465,58 @@ class TaskEvidence(models.Model):
 
     def __str__(self):
         return self.original_name
+
+
+# --- Quarterly supervision report (季度督查通报) -------------------------------------------------
+
+
+class ReportStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Being built")
+    DONE = "done", _("Ready")
+    FAILED = "failed", _("Failed")
+
+
+class SupervisionReportQuerySet(RegionScopedQuerySet):
+    #: A report lies in its scope region: a county's users see their county's reports, not the city's.
+    region_lookup = "region"
+
+
+class SupervisionReport(models.Model):
+    """One build of the quarterly supervision report of a campaign for a region: who asked, its progress,
+    the workbook, and the figures it holds (the 通报 page is rendered from them)."""
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="supervision_reports"
+    )
+    quarter = models.CharField(_("quarter"), max_length=6, help_text=_("e.g. 2021Q1"))
+    region = models.ForeignKey(
+        "regions.Region", verbose_name=_("region"), on_delete=models.PROTECT, related_name="supervision_reports"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Empty for reports built on the schedule."),
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now, db_index=True)
+    status = models.CharField(_("status"), max_length=16, choices=ReportStatus.choices, default=ReportStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    file = models.FileField(_("workbook"), upload_to="reports/%Y/", max_length=255, blank=True)
+    figures = models.JSONField(_("figures"), default=dict, blank=True)
+
+    objects = SupervisionReportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("quarterly supervision report")
+        verbose_name_plural = _("quarterly supervision reports")
+
+    def __str__(self):
+        return f"{self.campaign} {self.quarter} {self.region}"

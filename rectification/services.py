@@ -33,6 +33,7 @@ from core.history import apply_changes, delete_tracked, save_tracked
 from core.uploads import validate_upload
 from enterprises.choices import OperatingStatus
 from enterprises.models import Enterprise, YearlyTier
+from enterprises.services import touch
 from parks.choices import RecognitionStatus
 
 from .choices import (
@@ -329,11 +330,23 @@ def _step(classification, actor, action, from_state, *, comment="", department=N
     )
 
 
+def _touch_enterprise(classification) -> None:
+    """The enterprise's API record shows its classifications: mark it changed for sync and ETags.
+
+    A loaded enterprise instance gets the new version, so a later save of it (status change) keeps it.
+    """
+    touch(Enterprise.objects.filter(pk=classification.enterprise_id))
+    loaded = Classification.enterprise.field.get_cached_value(classification, None)
+    if loaded is not None:
+        loaded.version = Enterprise.objects.values_list("version", flat=True).get(pk=loaded.pk)
+
+
 def _move(classification, actor, action, to_state, *, comment="", reason="", **step_fields):
     """Change the state, save with history and record the step."""
     from_state = classification.state
     classification.state = to_state
     save_tracked(classification, actor=actor, reason=reason or comment or str(StepAction(action).label), validate=False)
+    _touch_enterprise(classification)
     return _step(classification, actor, action, from_state, comment=comment, **step_fields)
 
 
@@ -489,6 +502,7 @@ def propose_classification(
         if not changes:
             return editable
         save_tracked(editable, actor=actor, reason=comment or _("Proposal updated"), validate=False)
+        _touch_enterprise(editable)
         _step(editable, actor, StepAction.UPDATE_PROPOSAL, S.PROPOSED, comment=comment, details={"changes": changes})
         return editable
 
@@ -517,6 +531,7 @@ def propose_classification(
         raise ValidationError(
             _("Someone else proposed a classification for this enterprise at the same moment; reload the page.")
         ) from error
+    _touch_enterprise(classification)
     details_record = {"replaces": current.pk} if current is not None else {}
     _step(classification, actor, StepAction.PROPOSE, "", comment=comment, details=details_record)
     return classification
@@ -581,6 +596,9 @@ def give_opinion(classification: Classification, actor, opinion: str, comment: s
             _("%(department)s has already given its opinion in this pre-review round.")
             % {"department": actor.department.name}
         ) from error
+    # The opinion is part of the classification's record (its timeline): the API's sync must see it.
+    locked.version += 1
+    Classification.objects.filter(pk=locked.pk).update(version=locked.version, updated_at=timezone.now())
     _complete_review_if_due(locked)
     _sync(classification, locked)
     return step
@@ -599,6 +617,7 @@ def adjust_classification(
             _("The adjustment changes nothing; to pass the classification on unchanged, forward or resubmit it.")
         )
     save_tracked(locked, actor=actor, reason=comment or _("Adjusted by the county"), validate=False)
+    _touch_enterprise(locked)
     _step(locked, actor, StepAction.ADJUST, locked.state, comment=comment, details={"changes": changes})
     _sync(classification, locked)
     return locked
@@ -740,6 +759,7 @@ def _set_enterprise_status(enterprise, actor, status: str, reason: str) -> None:
     enterprise without holding the right to edit enterprises; the change is in the enterprise's history."""
     if enterprise.status != status:
         enterprise.status = status
+        enterprise.version += 1  # Enterprise.save() does not raise it; the API's ETags and sync need it
         save_tracked(enterprise, actor=actor, reason=reason, validate=False)
 
 
@@ -1184,7 +1204,9 @@ def add_evidence(task: Task, actor, uploaded_file) -> TaskEvidence:
     their extension, not empty and at most settings.RECTIFICATION_EVIDENCE_MAX_BYTES."""
     locked = _lock_task(task)
     _ensure_task(locked, actor, TaskAction.ADD_EVIDENCE)
-    return _store_evidence(locked, actor, uploaded_file)
+    evidence = _store_evidence(locked, actor, uploaded_file)
+    touch(Task.objects.filter(pk=locked.pk))  # the API shows a task with its evidence
+    return evidence
 
 
 @transaction.atomic
@@ -1194,6 +1216,7 @@ def delete_evidence(evidence: TaskEvidence, actor) -> None:
     _ensure_task(locked, actor, TaskAction.ADD_EVIDENCE)
     stored = evidence.file.name
     evidence.delete()
+    touch(Task.objects.filter(pk=locked.pk))
     storage = evidence.file.storage
     transaction.on_commit(lambda: storage.delete(stored))
 
@@ -1331,6 +1354,8 @@ def propose_shutdowns_for_repeated_tier3(year: int, campaign: Campaign, actor=No
                 campaign=campaign, enterprise_id__in=[r[0] for r in rows], state=S.PROPOSED, category=Category.SHUTDOWN
             )
         )
+    for chunk in _chunks([c.enterprise_id for c in created]):
+        touch(Enterprise.objects.filter(pk__in=chunk))
     now = timezone.now()
     ClassificationStep.objects.bulk_create(
         [
@@ -1449,3 +1474,231 @@ def save_target(actor, campaign: Campaign, region, year: int, counts: dict, reas
 def delete_target(actor, target: Target, reason: str = "") -> None:
     _target_permission(actor, target.region)
     delete_tracked(target, actor=actor, reason=reason)
+
+
+# --- Bulk proposals (the roster importer) ----------------------------------------------------
+
+
+#: Classifications per query of a bulk proposal.
+PROPOSAL_BATCH_SIZE = 1000
+
+
+class ProposalAction:
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    ERROR = "error"
+
+
+@dataclass
+class ProposalItem:
+    """One enterprise's proposed category and details (a subset of DETAIL_FIELDS; the others keep their
+    stored value). `enterprise` may be unsaved while an import is only previewed."""
+
+    key: object
+    enterprise: Enterprise
+    category: str
+    details: dict
+
+
+@dataclass
+class ProposalPlan:
+    key: object
+    action: str
+    classification: Classification | None
+    #: field -> [old, new] (JSON-storable, as in a step's details)
+    changes: dict
+    #: field ("" for the classification as a whole) -> [messages]
+    errors: dict
+
+
+def _proposal_batches(items):
+    for start in range(0, len(items), PROPOSAL_BATCH_SIZE):
+        yield items[start : start + PROPOSAL_BATCH_SIZE]
+
+
+def _rows_by_enterprise(campaign: Campaign, enterprise_ids, *, lock: bool) -> tuple[dict, dict]:
+    current, pending = {}, {}
+    for chunk in _proposal_batches(sorted(enterprise_ids)):
+        rows = Classification.objects.filter(campaign=campaign, enterprise_id__in=chunk).select_related(
+            "destination_park", "absorbing_enterprise"
+        )
+        if lock:
+            rows = rows.select_for_update(of=("self",))
+        for row in rows.current():
+            current[row.enterprise_id] = row
+        for row in rows.pending_changes():
+            pending[row.enterprise_id] = row
+    return current, pending
+
+
+def _set_details_in_memory(classification: Classification, category: str, details: dict) -> dict:
+    """_apply_details without a query per row: the related records were looked up by the caller and the
+    category's field rules (_normalise_details) already keep the check constraints."""
+    data = _normalise_details(category, details)
+    data["category"] = category
+    before = {name: _plain(getattr(classification, name)) for name in data}
+    changed = apply_changes(classification, data)
+    _check_details(classification)
+    # The fields set here (text lengths, the category's choices, dates); related records are checked above.
+    classification.clean_fields(
+        exclude=[f.name for f in Classification._meta.concrete_fields if f.name not in data or f.is_relation]
+    )
+    return {name: [before[name], _plain(getattr(classification, name))] for name in changed}
+
+
+def _decided_message(classification: Classification) -> str:
+    return _(
+        "The classification in this campaign is already decided (%(category)s, “%(state)s”) and the roster differs "
+        "from it; a decided classification is changed through a change request in the enterprise's dossier, "
+        "not by import."
+    ) % {"category": classification.get_category_display(), "state": classification.get_state_display()}
+
+
+def _differs(classification: Classification, category: str, details: dict) -> bool:
+    data = _normalise_details(category, details)
+    return classification.category != category or any(
+        getattr(classification, name) != value for name, value in data.items()
+    )
+
+
+def plan_proposals(items, campaign: Campaign, actor, *, lock: bool = False) -> list[ProposalPlan]:
+    """What `bulk_propose_classifications` would do with each item, under the rules of propose_classification.
+
+    No classification (or only withdrawn ones): a new proposal. A proposal still at "proposed": updated.
+    A classification beyond the proposal stage: unchanged when the item says the same, else an error
+    explaining why (pre-review under way: the county adjusts it; decided: a change request in the dossier).
+    A fixed number of queries per PROPOSAL_BATCH_SIZE items.
+    """
+    require(actor, Capability.PROPOSE_CLASSIFICATION)
+    if campaign.status == CampaignStatus.CLOSED:
+        raise ValidationError(
+            _("The campaign %(campaign)s is closed; no more proposals are taken.") % {"campaign": campaign.name}
+        )
+    items = list(items)
+    saved_ids = {item.enterprise.pk for item in items if item.enterprise.pk}
+    current, pending = _rows_by_enterprise(campaign, saved_ids, lock=lock)
+    user = _user_or_none(actor)
+    plans = []
+    for item in items:
+        enterprise = item.enterprise
+        refusal = _permission_refusal(actor, Capability.PROPOSE_CLASSIFICATION, enterprise.township)
+        if refusal is not None:
+            plans.append(ProposalPlan(item.key, ProposalAction.ERROR, None, {}, {"": [refusal.message]}))
+            continue
+        target = pending.get(enterprise.pk) or current.get(enterprise.pk)
+        try:
+            if target is None:
+                classification = Classification(
+                    enterprise=enterprise,
+                    campaign=campaign,
+                    state=S.PROPOSED,
+                    proposed_by=user,
+                    is_current=True,
+                )
+                _set_details_in_memory(classification, item.category, item.details)
+                changes = {
+                    name: [None, _plain(getattr(classification, name))]
+                    for name in ("category", *item.details)
+                    if getattr(classification, name) not in (None, "")
+                }
+                plans.append(ProposalPlan(item.key, ProposalAction.CREATE, classification, changes, {}))
+            elif target.state == S.PROPOSED:
+                target.enterprise, target.campaign = enterprise, campaign
+                changes = _set_details_in_memory(target, item.category, item.details)
+                action = ProposalAction.UPDATE if changes else ProposalAction.UNCHANGED
+                plans.append(ProposalPlan(item.key, action, target, changes, {}))
+            elif _differs(target, item.category, item.details):
+                message = _blocked_message(target) if target.state in OPEN_PROPOSAL_STATES else _decided_message(target)
+                plans.append(ProposalPlan(item.key, ProposalAction.ERROR, target, {}, {"category": [message]}))
+            else:
+                plans.append(ProposalPlan(item.key, ProposalAction.UNCHANGED, target, {}, {}))
+        except ValidationError as error:
+            errors = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
+            plans.append(ProposalPlan(item.key, ProposalAction.ERROR, target, {}, errors))
+    return plans
+
+
+@dataclass
+class BulkProposalResult:
+    created: int
+    updated: int
+    unchanged: int
+
+
+@transaction.atomic
+def bulk_propose_classifications(items, campaign: Campaign, actor, reason: str = "") -> BulkProposalResult:
+    """Propose (or update still-proposed) classifications of many enterprises, all or nothing.
+
+    The rules of plan_proposals; an item in error makes the whole call raise ValidationError keyed by the
+    items' keys. Each new or changed classification gets a history row naming the actor and `reason` and
+    its step (proposed / proposal updated, with the changes) in the timeline; its enterprise is marked
+    changed for the API. Batched: a fixed number of queries per PROPOSAL_BATCH_SIZE items.
+    """
+    plans = plan_proposals(items, campaign, actor, lock=True)
+    return apply_proposals(plans, actor, reason)
+
+
+def apply_proposals(plans: list[ProposalPlan], actor, reason: str = "") -> BulkProposalResult:
+    """Write what plan_proposals(..., lock=True) planned earlier IN THE SAME TRANSACTION (see
+    bulk_propose_classifications). New enterprises of the plan must have been saved since."""
+    from core.bulk import insert_history, insert_rows
+    from enterprises.services import touch as touch_enterprises
+
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("apply_proposals runs inside the transaction that planned with lock=True.")
+    errors = {
+        str(plan.key): [message for messages in plan.errors.values() for message in messages]
+        for plan in plans
+        if plan.action == ProposalAction.ERROR
+    }
+    if errors:
+        raise ValidationError(errors)
+    user = _user_or_none(actor)
+    comment = reason or str(StepAction.PROPOSE.label)
+    new = [plan.classification for plan in plans if plan.action == ProposalAction.CREATE]
+    insert_rows(Classification, new)
+    insert_history(Classification, new, user=user, reason=comment, history_type="+")
+    changed = [plan for plan in plans if plan.action == ProposalAction.UPDATE]
+    if changed:
+        now = timezone.now()
+        rows = [plan.classification for plan in changed]
+        fields = sorted({name for plan in changed for name in plan.changes})
+        for row in rows:
+            row.version += 1
+            row.updated_at = now
+        Classification.objects.bulk_update(rows, [*fields, "version", "updated_at"], batch_size=PROPOSAL_BATCH_SIZE)
+        insert_history(Classification, rows, user=user, reason=comment, history_type="~")
+    steps = [
+        ClassificationStep(
+            classification=classification,
+            action=StepAction.PROPOSE,
+            from_state="",
+            to_state=S.PROPOSED,
+            actor=user,
+            comment=reason,
+        )
+        for classification in new
+    ] + [
+        ClassificationStep(
+            classification=plan.classification,
+            action=StepAction.UPDATE_PROPOSAL,
+            from_state=S.PROPOSED,
+            to_state=S.PROPOSED,
+            actor=user,
+            comment=reason,
+            details={"changes": plan.changes},
+        )
+        for plan in changed
+    ]
+    insert_rows(ClassificationStep, steps)
+    touched = [classification.enterprise_id for classification in new] + [
+        plan.classification.enterprise_id for plan in changed
+    ]
+    for chunk in _proposal_batches(sorted(touched)):
+        touch_enterprises(Enterprise.objects.filter(pk__in=chunk))
+    return BulkProposalResult(
+        created=len(new),
+        updated=len(changed),
+        unchanged=sum(1 for plan in plans if plan.action == ProposalAction.UNCHANGED),
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import report_views, views
 
 app_name = "rectification"
 urlpatterns = [
@@ -17,4 +17,8 @@ urlpatterns = [
     path("tasks/<int:pk>/<slug:action>/", views.task_step, name="task_step"),
     path("evidence/<int:pk>/", views.evidence_download, name="evidence"),
     path("evidence/<int:pk>/delete/", views.evidence_delete, name="evidence_delete"),
+    path("reports/", report_views.report_list, name="reports"),
+    path("reports/<int:pk>/status/", report_views.report_status, name="report_status"),
+    path("reports/<int:pk>/download/", report_views.report_download, name="report_download"),
+    path("reports/<int:pk>/notice/", report_views.report_notice, name="report_notice"),
 ]

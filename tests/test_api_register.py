@@ -141,7 +141,7 @@ def test_enterprise_detail_shape(regions, register):
     assert body["near_protected_river"] is False
     assert body["version"] == 1
     assert OFFSET.search(body["updated_at"]) and OFFSET.search(body["created_at"])
-    assert "classifications" not in body  # added by the rectification resources, never faked
+    assert body["classifications"] == []  # none in any campaign (see tests/test_api_rectification.py)
     assert "reason" not in body
 
 

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "enterprises",
     "rectification",
     "inspections",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -145,7 +147,21 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE: dict = {}
+# Beat (celery -A config beat): times in CELERY_TIMEZONE (Asia/Shanghai). Each task calls one service.
+CELERY_BEAT_SCHEDULE: dict = {
+    # Deadline checks: overdue marks, reminders, 五彻底, tier 3, permits, parks, the quarter's 回头看 sample.
+    "check-deadlines": {"task": "core.tasks.check_deadlines", "schedule": crontab(hour=1, minute=30)},
+    # Major hazard source levels from their inventories (a change of the reference table reaches every row).
+    "recompute-hazard-levels": {
+        "task": "enterprises.tasks.recompute_hazard_levels",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    # 季度督查通报: on the first day of a quarter, the quarter just ended for every active campaign, city scope.
+    "quarterly-supervision-reports": {
+        "task": "rectification.tasks.build_quarterly_reports",
+        "schedule": crontab(hour=3, minute=0, day_of_month=1, month_of_year="1,4,7,10"),
+    },
+}
 
 # --- E-mail: console on the embedded default.
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -185,7 +201,16 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"HazardLevelEnum": "enterprises.choices.HazardLevel"},
+    "ENUM_NAME_OVERRIDES": {
+        "HazardLevelEnum": "enterprises.choices.HazardLevel",
+        # Several resources have a "state" or "status": name each choice set after its meaning.
+        "ClassificationStateEnum": "rectification.choices.ClassificationState",
+        "PermitStateEnum": "enterprises.choices.PermitState",
+        "TaskStatusEnum": "rectification.choices.TaskStatus",
+        "FindingStatusEnum": "inspections.choices.FindingStatus",
+        "InspectionStatusEnum": "inspections.choices.InspectionStatus",
+        "CampaignStatusEnum": "rectification.choices.CampaignStatus",
+    },
     # Swagger UI from the drf-spectacular-sidecar static files: nothing is fetched from the internet.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -203,6 +228,16 @@ SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 # --- Product settings.
 LIST_PAGE_SIZE = 50
 PERMIT_EXPIRY_WARNING_DAYS = 60
+#: Share of the closed enterprises of each township drawn every quarter for a 回头看 re-check (at least one).
+RECHECK_SAMPLE_SHARE = float(os.environ.get("RECHECK_SAMPLE_SHARE", "0.1"))
+#: Reminders of task and finding deadlines this many days before (and on the day before).
+DEADLINE_REMINDER_DAYS = (7, 1)
+#: Base of the links in notification e-mails (the address users open the register at).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+#: Notifications older than this are not e-mailed any more (an address added later gets no backlog).
+NOTIFICATION_EMAIL_MAX_AGE_DAYS = int(os.environ.get("NOTIFICATION_EMAIL_MAX_AGE_DAYS", "7"))
+#: Rosters with more data rows than this are read and committed by the worker, with a progress bar.
+IMPORT_INLINE_MAX_ROWS = int(os.environ.get("IMPORT_INLINE_MAX_ROWS", "2000"))
 RECTIFICATION_EVIDENCE_MAX_BYTES = int(os.environ.get("RECTIFICATION_EVIDENCE_MAX_BYTES", str(20 * 1024 * 1024)))
 
 LOGGING = {

@@ -79,7 +79,7 @@ class RegisterAutoSchema(AutoSchema):
         if action in ("list", "deleted", "create", "update", "partial_update"):
             codes.append("400")
         if action in ("retrieve", "update", "partial_update", "destroy") or (
-            action not in ("list", "create", "deleted") and self.view.lookup_url_kwarg in (self.path or "")
+            action not in ("list", "create", "deleted") and getattr(self.view, "detail", False)
         ):
             codes.append("404")
         if action in ("update", "partial_update"):

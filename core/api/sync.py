@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connections
 from django.db.models import Case, CharField, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
@@ -101,10 +103,18 @@ def decode_cursor(cursor: str) -> tuple[datetime.datetime, int]:
 
 
 def after_cursor(queryset, time_field: str, id_field: str, moment, pk):
-    """Rows after (moment, pk) in (time, id) order; the first condition lets the database use the time index."""
-    return queryset.filter(**{f"{time_field}__gte": moment}).filter(
+    """Rows after (moment, pk) in (time, id) order; the first condition lets the database use the time index.
+
+    Where the database compares row values (PostgreSQL), `(time, id) > (moment, pk)` is added: with an index
+    on (time, id) the next page starts with an index seek, also inside a group of rows sharing one timestamp
+    (a set-based update of thousands of tasks), instead of stepping over the rows already served.
+    """
+    queryset = queryset.filter(**{f"{time_field}__gte": moment}).filter(
         Q(**{f"{time_field}__gt": moment}) | Q(**{id_field + "__gt": pk})
     )
+    if connections[queryset.db].features.supports_tuple_lookups:
+        queryset = queryset.filter(TupleGreaterThan(Tuple(F(time_field), F(id_field)), (moment, pk)))
+    return queryset
 
 
 def sync_window(queryset, since, time_field: str = "updated_at"):

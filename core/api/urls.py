@@ -8,7 +8,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from enterprises.api.views import EnterpriseViewSet, HazardSourceViewSet
+from inspections.api.views import FindingViewSet, InspectionViewSet
 from parks.api.views import ChemicalParkViewSet
+from rectification.api.views import CampaignViewSet, ClassificationViewSet, TargetViewSet, TaskViewSet
 from regions.api.views import RegionViewSet
 
 from . import schema  # noqa: F401  (registers the token scheme with drf-spectacular)
@@ -20,6 +22,12 @@ router.register("regions", RegionViewSet, basename="region")
 router.register("parks", ChemicalParkViewSet, basename="park")
 router.register("enterprises", EnterpriseViewSet, basename="enterprise")
 router.register("hazard-sources", HazardSourceViewSet, basename="hazard-source")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("targets", TargetViewSet, basename="target")
+router.register("classifications", ClassificationViewSet, basename="classification")
+router.register("tasks", TaskViewSet, basename="task")
+router.register("inspections", InspectionViewSet, basename="inspection")
+router.register("findings", FindingViewSet, basename="finding")
 
 urlpatterns = [
     path("v1/", include(router.urls)),

@@ -13,7 +13,8 @@ from .. import services
 from ..models import Enterprise, KeyHazardousProcess, MajorHazardSource
 from ..validators import USCC_LENGTH, normalize_uscc
 from .filters import EnterpriseApiFilterSet, HazardSourceApiFilterSet
-from .serializers import EnterpriseSerializer, HazardSourceSerializer
+from .serializers import EnterpriseSerializer, HazardSourceSerializer, current_classifications_queryset
+from .sync_rows import records, sync_values
 
 ENTERPRISE_LOOKUP = OpenApiParameter(
     "id",
@@ -74,10 +75,23 @@ class EnterpriseViewSet(
 
     def decorate_queryset(self, queryset):
         return queryset.select_related("township", "park").prefetch_related(
-            Prefetch("key_processes", queryset=KeyHazardousProcess.objects.order_by("sort_order")),
-            "permits",
-            "tiers",
+            # Lists (to_attr) rather than managers: a sync page reads them without a queryset per row.
+            Prefetch(
+                "key_processes",
+                queryset=KeyHazardousProcess.objects.order_by("sort_order", "pk"),
+                to_attr="key_process_list",
+            ),
+            Prefetch("permits", to_attr="permit_list"),
+            Prefetch("tiers", to_attr="tier_list"),
+            Prefetch("classifications", queryset=current_classifications_queryset(), to_attr="current_classifications"),
         )
+
+    def list(self, request, *args, **kwargs):
+        if not self.sync_requested:
+            return super().list(request, *args, **kwargs)
+        # A sync reads every enterprise: light records from .values() instead of model instances (sync_rows).
+        page = self.paginate_queryset(sync_values(self.filter_queryset(self.get_queryset())))
+        return self.get_paginated_response(self.get_serializer(records(page), many=True).data)
 
     def lookup_condition(self, value):
         code = normalize_uscc(value)
