@@ -20,6 +20,8 @@ from simple_history.admin import SimpleHistoryAdmin
 from accounts.permissions import Capability, can
 from regions.scoping import ALL_REGIONS, RegionScopedQuerySet, scope_region
 
+from .models import Notification
+
 admin.site.site_header = settings.APP_TITLE
 admin.site.site_title = settings.APP_TITLE
 admin.site.index_title = _("Administration")
@@ -186,3 +188,25 @@ class ReferenceTableAdmin(RegionScopedAdmin):
     """Reference tables without a region (hazardous processes, GB 18218 chemicals): read-only but for superusers."""
 
     change_capability = None
+
+
+class ReadOnlyAdminMixin:
+    """For records only services and the worker write (workflow steps, reports, notifications)."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdminMixin, RegionScopedAdmin, admin.ModelAdmin):
+    list_display = ["title", "recipient", "kind", "created_at", "read_at", "emailed_at"]
+    list_filter = ["kind"]
+    list_select_related = ["recipient"]
+    search_fields = ["title", "recipient__username"]
+    show_full_result_count = False

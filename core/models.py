@@ -6,6 +6,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from regions.scoping import RegionScopedQuerySet
+
 
 class NotificationKind(models.TextChoices):
     TASK_DUE_SOON = "task_due_soon", _("Task due soon")
@@ -19,6 +21,11 @@ class NotificationKind(models.TextChoices):
     RISK_ASSESSMENT_OVERDUE = "risk_assessment_overdue", _("Park risk assessment overdue")
     RECHECK_PLANNED = "recheck_planned", _("回头看 re-check planned")
     REPORT_READY = "report_ready", _("Report ready")
+
+
+class NotificationQuerySet(RegionScopedQuerySet):
+    #: In the admin, staff see the notifications of the users of their region; pages show only one's own.
+    region_lookup = "recipient__region"
 
 
 class Notification(models.Model):
@@ -42,6 +49,8 @@ class Notification(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -7,10 +7,27 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import Capability
-from core.admin import RegionScopedHistoryAdmin, RegionScopedInline, adopt, fresh, model_data
+from core.admin import (
+    ReadOnlyAdminMixin,
+    RegionScopedAdmin,
+    RegionScopedHistoryAdmin,
+    RegionScopedInline,
+    adopt,
+    fresh,
+    model_data,
+)
 
 from . import services
-from .models import Campaign, Classification, ClassificationStep, Target, Task, TaskEvidence
+from .models import (
+    Campaign,
+    Classification,
+    ClassificationStep,
+    Plan,
+    SupervisionReport,
+    Target,
+    Task,
+    TaskEvidence,
+)
 
 
 def _as_validation_error(call):
@@ -67,17 +84,6 @@ class TargetAdmin(RegionScopedHistoryAdmin):
             _as_validation_error(lambda target=target: services.delete_target(request.user, target))
 
 
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 class StepInline(ReadOnlyAdminMixin, RegionScopedInline, admin.TabularInline):
     model = ClassificationStep
     fields = ["at", "action", "from_state", "to_state", "actor", "department", "review_round", "opinion", "comment"]
@@ -125,3 +131,30 @@ class TaskAdmin(ReadOnlyAdminMixin, RegionScopedHistoryAdmin):
     @admin.display(description=_("lead unit"))
     def lead(self, obj):
         return obj.lead_unit
+
+
+@admin.register(SupervisionReport)
+class SupervisionReportAdmin(ReadOnlyAdminMixin, RegionScopedAdmin, admin.ModelAdmin):
+    """Reports are requested on their page and built by the worker; the admin shows them (and their errors)."""
+
+    list_display = ["campaign", "quarter", "region", "status", "progress", "requested_by", "requested_at"]
+    list_filter = ["status", "campaign"]
+    list_select_related = ["campaign", "region", "requested_by"]
+
+
+class PlanTaskInline(ReadOnlyAdminMixin, RegionScopedInline, admin.TabularInline):
+    model = Task
+    fields = ["order", "description", "deadline", "status"]
+    show_change_link = True
+    extra = 0
+
+
+@admin.register(Plan)
+class PlanAdmin(ReadOnlyAdminMixin, RegionScopedAdmin, admin.ModelAdmin):
+    """A plan is created by the approval of its classification; its tasks are worked on the dossier."""
+
+    list_display = ["__str__", "classification"]
+    list_select_related = ["classification__enterprise", "classification__campaign"]
+    search_fields = ["=classification__enterprise__uscc", "classification__enterprise__name"]
+    inlines = [PlanTaskInline]
+    show_full_result_count = False

@@ -496,3 +496,11 @@ def test_home_dashboard_permit_figures(register, users, client_for):
     # A township officer's dashboard counts only their township.
     mine = client_for(users["town_a2"]).get(reverse("home")).context["enterprises"]
     assert (mine.total, mine.permit_expiring, mine.permit_expired) == (1, 1, 0)
+
+
+def test_dossier_shows_the_expired_permit_flag_the_worker_set(register, users, client_for):
+    url = reverse("enterprises:detail", args=[register["alpha"].pk])
+    client = client_for(users["city"])
+    assert 'data-testid="permit-expired-flag"' not in client.get(url).content.decode()
+    Enterprise.objects.filter(pk=register["alpha"].pk).update(permit_expired_since=datetime.date(2026, 3, 1))
+    assert 'data-testid="permit-expired-flag"' in client.get(url).content.decode()
