@@ -5,6 +5,7 @@ import pytest
 from accounts.choices import Role
 
 from .factories import UserFactory, make_city, make_county, make_township
+from .worker_support import worker  # noqa: F401 -- the real-Celery-worker fixture
 
 
 @pytest.fixture

@@ -4,13 +4,7 @@ Runs in the PostgreSQL pass (see tests/test_worker.py for how the worker subproc
 elsewhere unless REQUIRE_WORKER=1. The worker reads the uploaded file from the same MEDIA_ROOT.
 """
 
-import os
-import subprocess
-import sys
-import uuid
-
 import pytest
-from django.conf import settings
 
 from enterprises.models import Enterprise
 from imports import services, tasks
@@ -20,56 +14,11 @@ from rectification.models import Classification
 
 from .factories import CampaignFactory, UserFactory, make_city, make_county, make_township, next_uscc
 from .import_support import roster_upload, row
-from .test_worker import BASE_DIR, RunningWorker, _skip_reason, _test_database_url
-
-
-@pytest.fixture(scope="module")
-def import_worker(request, django_db_setup, django_db_blocker, tmp_path_factory):
-    """A Celery worker subprocess sharing this process's test database and MEDIA_ROOT."""
-    reason = _skip_reason()
-    if reason:
-        if os.environ.get("REQUIRE_WORKER") == "1":
-            pytest.fail(f"REQUIRE_WORKER=1 but the worker tests cannot run: {reason}.")
-        pytest.skip(reason)
-    with django_db_blocker.unblock():
-        database_url = _test_database_url()
-    queue = f"test-import-{uuid.uuid4().hex[:10]}"
-    log_path = tmp_path_factory.mktemp("celery-import") / "worker.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "DATABASE_URL": database_url,
-        "DATABASE_CONN_MAX_AGE": "0",
-        "DJANGO_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "--pool=solo",
-        "--concurrency=1",
-        "-Q",
-        queue,
-        "-n",
-        f"{queue}@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "--loglevel=INFO",
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-    running = RunningWorker(queue, process, log_path)
-    request.addfinalizer(running.stop)
-    return running
 
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_worker_previews_and_commits_a_large_roster(import_worker):
+def test_worker_previews_and_commits_a_large_roster(worker):
     city = make_city()
     township = make_township(make_county(city, 1, "甲县"), 1, "甲一镇")
     user = UserFactory(username="worker_importer", role="township", region=township)
@@ -86,19 +35,19 @@ def test_worker_previews_and_commits_a_large_roster(import_worker):
     rows.append(row("BAD", "坏代码"))
     record = services.start_import(file=roster_upload(rows), user=user, campaign=campaign)
 
-    assert import_worker.run(tasks.preview_roster_import, record.pk) == ImportStatus.PREVIEWED
+    assert worker.run(tasks.preview_roster_import, record.pk) == ImportStatus.PREVIEWED
     record.refresh_from_db()
     assert (record.created_count, record.error_row_count, record.progress) == (120, 1, 100)
     assert not Enterprise.objects.exists()
 
     services.claim_for_commit(record, user, skip_errors=False)
-    assert import_worker.run(tasks.commit_roster_import, record.pk, user.pk, False) == ImportStatus.REFUSED
+    assert worker.run(tasks.commit_roster_import, record.pk, user.pk, False) == ImportStatus.REFUSED
     record.refresh_from_db()
     assert record.status == ImportStatus.REFUSED and record.message
     assert not Enterprise.objects.exists()
 
     services.claim_for_commit(record, user, skip_errors=True)
-    assert import_worker.run(tasks.commit_roster_import, record.pk, user.pk, True) == ImportStatus.COMMITTED
+    assert worker.run(tasks.commit_roster_import, record.pk, user.pk, True) == ImportStatus.COMMITTED
     record.refresh_from_db()
     assert record.progress == 100 and record.committed_at is not None
     assert Enterprise.objects.count() == 120

@@ -28,7 +28,6 @@ from .factories import (
     make_township,
 )
 from .test_quarterly_report import backdate_history
-from .test_worker import worker  # noqa: F401 -- the real-worker fixture
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +65,7 @@ def _data():
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_worker_builds_a_requested_report(shared_media, worker, client, monkeypatch):  # noqa: F811
+def test_worker_builds_a_requested_report(shared_media, worker, client, monkeypatch):
     data = _data()
     client.force_login(data["county_user"])
     # The page records the request; the task goes through the broker to the worker.
@@ -109,7 +108,7 @@ def test_worker_builds_a_requested_report(shared_media, worker, client, monkeypa
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_worker_runs_the_deadline_checks_and_the_report_task(shared_media, worker):  # noqa: F811
+def test_worker_runs_the_deadline_checks_and_the_report_task(shared_media, worker):
     data = _data()
     report = worker.run(check_deadlines, "2021-03-31")
     assert report["overdue_tasks"] == {"tasks_marked_overdue": 1, "notifications": 1}
