@@ -1,15 +1,14 @@
 """The user's notifications: list (own only, paginated), open (marks read, goes to the record), mark read."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from .notifications import mark_all_read, mark_read, notifications_for
+from .views import paginate
 
 
 @login_required
@@ -18,7 +17,7 @@ def notification_list(request):
     unread_only = request.GET.get("unread") == "1"
     if unread_only:
         notifications = notifications.filter(read_at__isnull=True)
-    page_obj = Paginator(notifications, settings.LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    page_obj = paginate(request, notifications)
     return render(request, "core/notifications.html", {"page_obj": page_obj, "unread_only": unread_only})
 
 

@@ -9,9 +9,7 @@ query per non-empty section the user's role has.
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +19,7 @@ from inspections import selectors as inspection_selectors
 from rectification.selectors import work_queue as rectification_work_queue
 
 from .context_processors import queue_counts
+from .views import paginate
 
 #: Rows shown per section on the work queue page; "see all" lists the rest.
 SECTION_ROWS = 10
@@ -153,7 +152,7 @@ def work_queue(request):
         spec = SECTIONS_BY_KEY.get(shown)
         if spec is None or spec not in specs:
             raise Http404
-        page = Paginator(querysets[spec.key], settings.LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+        page = paginate(request, querysets[spec.key])
         return render(request, "core/work_queue_section.html", {"spec": spec, "page_obj": page})
     counts = _counts(request, querysets, specs)
     sections = [

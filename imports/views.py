@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -12,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import Capability, can, require
-from core.views import explain_forbidden
+from core.views import explain_forbidden, paginate
 from core.xlsx import XLSX_CONTENT_TYPE
 
 from . import services, tasks, workbooks
@@ -35,7 +34,7 @@ def _visible_import(request, pk) -> RosterImport:
 def import_list(request):
     require(request.user, Capability.VIEW_REGISTER)
     imports = RosterImport.objects.visible_to(request.user).select_related("created_by", "campaign", "region")
-    page = Paginator(imports, settings.LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, imports)
     return render(
         request,
         "imports/list.html",
@@ -87,7 +86,7 @@ def import_detail(request, pk):
     default_tab = "errors" if record.error_row_count else ("new" if record.created_count else "changed")
     tab = request.GET.get("tab") if request.GET.get("tab") in TABS else default_tab
     rows = record.rows.filter(action=TABS[tab]).order_by("row_number")
-    page = Paginator(rows, settings.LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, rows)
     why_not = services.why_not_commit(record, request.user)
     return render(
         request,

@@ -1,11 +1,9 @@
 """Pages of the quarterly supervision report: request, list with progress, status (JSON), download, notice."""
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import Capability, can, require
-from core.views import explain_forbidden
+from core.views import explain_forbidden, paginate
 from core.xlsx import XLSX_CONTENT_TYPE
 from enterprises.forms import BootstrapFormMixin, add_service_error
 
@@ -82,7 +80,7 @@ def report_list(request):
                 return redirect("rectification:reports")
     elif request.method == "POST":
         require(user, Capability.REQUEST_REPORT)
-    page_obj = Paginator(reports_for(user), settings.LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    page_obj = paginate(request, reports_for(user))
     running = any(r.status in (ReportStatus.QUEUED, ReportStatus.RUNNING) for r in page_obj)
     return render(
         request,
