@@ -210,6 +210,8 @@ SPECTACULAR_SETTINGS = {
         "FindingStatusEnum": "inspections.choices.FindingStatus",
         "InspectionStatusEnum": "inspections.choices.InspectionStatus",
         "CampaignStatusEnum": "rectification.choices.CampaignStatus",
+        "ImportStatusEnum": "imports.models.ImportStatus",
+        "ReportStatusEnum": "rectification.models.ReportStatus",
     },
     # Swagger UI from the drf-spectacular-sidecar static files: nothing is fetched from the internet.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -8,12 +8,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from enterprises.api.views import EnterpriseViewSet, HazardSourceViewSet
+from imports.api.views import RosterImportViewSet
 from inspections.api.views import FindingViewSet, InspectionViewSet
 from parks.api.views import ChemicalParkViewSet
+from rectification.api.reports import SupervisionReportViewSet
 from rectification.api.views import CampaignViewSet, ClassificationViewSet, TargetViewSet, TaskViewSet
 from regions.api.views import RegionViewSet
 
 from . import schema  # noqa: F401  (registers the token scheme with drf-spectacular)
+from .notifications import NotificationViewSet
 
 app_name = "api"
 
@@ -28,6 +31,9 @@ router.register("classifications", ClassificationViewSet, basename="classificati
 router.register("tasks", TaskViewSet, basename="task")
 router.register("inspections", InspectionViewSet, basename="inspection")
 router.register("findings", FindingViewSet, basename="finding")
+router.register("imports", RosterImportViewSet, basename="import")
+router.register("reports", SupervisionReportViewSet, basename="report")
+router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("v1/", include(router.urls)),

@@ -1,0 +1,40 @@
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import viewsets
+
+from core.api.viewsets import RegisterViewSetMixin
+
+from ..models import RosterImport
+from .filters import RosterImportApiFilterSet
+from .serializers import RosterImportDetailSerializer, RosterImportSerializer
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary=_("List roster imports"),
+        description=_(
+            "The rosters (名单) uploaded for your region and the regions below it: file, SHA-256, region, campaign, "
+            "status and counts, newest first. Read-only: rosters are uploaded on the import page. Imports have no "
+            "change times, so this list takes no updated_since: filter by created_after instead."
+        ),
+    ),
+    retrieve=extend_schema(
+        summary=_("One roster import, by id"),
+        description=_("With the refused rows (row, column, message) and the columns the importer does not read."),
+    ),
+)
+class RosterImportViewSet(RegisterViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = RosterImport.objects.all()
+    serializer_class = RosterImportSerializer
+    filterset_class = RosterImportApiFilterSet
+    sync_field = None  # RosterImport has no updated_at
+
+    def decorate_queryset(self, queryset):
+        queryset = queryset.select_related("created_by", "campaign", "region")
+        # The error list can hold thousands of rows: only the detail carries it.
+        return queryset if self.action == "retrieve" else queryset.defer("errors", "ignored_columns", "parsed_name")
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return RosterImportDetailSerializer
+        return super().get_serializer_class()
