@@ -49,6 +49,8 @@ class Notification(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
+    #: Bumped when it is read (a set-based update that names it; the API's incremental sync).
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = NotificationQuerySet.as_manager()
 
@@ -62,6 +64,8 @@ class Notification(models.Model):
             models.Index(fields=["recipient", "read_at"], name="notification_unread"),
             # The e-mail sweep: not yet e-mailed.
             models.Index(fields=["emailed_at", "id"], name="notification_to_email"),
+            # The API's sync order.
+            models.Index(fields=["updated_at", "id"], name="notification_sync"),
         ]
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")

@@ -119,12 +119,14 @@ def mark_read(user, notification_ids) -> int:
     return (
         notifications_for(user)
         .filter(pk__in=list(notification_ids), read_at__isnull=True)
-        .update(read_at=timezone.now())
+        .update(read_at=timezone.now(), updated_at=timezone.now())
     )
 
 
 def mark_all_read(user) -> int:
-    return notifications_for(user).filter(read_at__isnull=True).update(read_at=timezone.now())
+    now = timezone.now()
+    # A set-based update skips auto_now: updated_at is named so the API's incremental sync sees the change.
+    return notifications_for(user).filter(read_at__isnull=True).update(read_at=now, updated_at=now)
 
 
 # --- E-mail --------------------------------------------------------------------------------------

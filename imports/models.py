@@ -88,11 +88,14 @@ class RosterImport(models.Model):
     task_id = models.CharField(_("worker task"), max_length=64, blank=True)
     #: Why the whole file was refused or the import failed (unreadable file, refused commit, crash).
     message = models.TextField(_("message"), blank=True)
+    #: Bumped by every write, also the set-based status and progress updates (the API's incremental sync).
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = RosterImportQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["updated_at", "id"], name="roster_import_sync")]  # the API's sync order
         verbose_name = _("roster import")
         verbose_name_plural = _("roster imports")
 

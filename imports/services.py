@@ -178,13 +178,13 @@ class Progress:
         self.last = percent
         self.record.progress = percent
         if not connection.in_atomic_block:
-            RosterImport.objects.filter(pk=self.record.pk).update(progress=percent)
+            RosterImport.objects.filter(pk=self.record.pk).update(progress=percent, updated_at=timezone.now())
         elif self.live and connection.vendor != "sqlite":  # SQLite would wait for our own write lock
             side = _progress_connection()
             with side.cursor() as cursor:
                 cursor.execute(
-                    f"UPDATE {RosterImport._meta.db_table} SET progress = %s WHERE id = %s",
-                    [percent, self.record.pk],
+                    f"UPDATE {RosterImport._meta.db_table} SET progress = %s, updated_at = %s WHERE id = %s",
+                    [percent, timezone.now(), self.record.pk],
                 )
 
     def phase(self, start: float, end: float) -> Callable[[int, int], None]:
@@ -682,7 +682,7 @@ def preview(record: RosterImport, user, *, live: bool = False) -> RosterImport:
         roster = _read(record, progress=progress.phase(0, 70))
     except RosterUnreadable as error:
         record.status, record.message, record.progress = ImportStatus.FAILED, str(error), 100
-        record.save(update_fields=["status", "message", "progress"])
+        record.save(update_fields=["status", "message", "progress", "updated_at"])
         return record
     _keep_parsed(record, roster)
     try:
@@ -711,7 +711,9 @@ def run_preview(import_id: int) -> str:
 
 def _fail(record: RosterImport, error: Exception) -> None:
     RosterImport.objects.filter(pk=record.pk).update(
-        status=ImportStatus.FAILED, message=_("The import failed: %(error)s") % {"error": error}
+        status=ImportStatus.FAILED,
+        message=_("The import failed: %(error)s") % {"error": error},
+        updated_at=timezone.now(),
     )
 
 
@@ -734,7 +736,7 @@ def claim_for_commit(record: RosterImport, user, *, skip_errors: bool) -> None:
     if reason:
         raise ImportRefused(reason)
     claimed = RosterImport.objects.filter(pk=record.pk, status__in=COMMITTABLE_STATUSES).update(
-        status=ImportStatus.COMMITTING, skip_errors=skip_errors, progress=0, message=""
+        status=ImportStatus.COMMITTING, skip_errors=skip_errors, progress=0, message="", updated_at=timezone.now()
     )
     if not claimed:
         raise ImportRefused(_("This roster is already being imported."))
@@ -778,7 +780,9 @@ def commit(record: RosterImport, user, *, skip_errors: bool = False, live: bool 
             record.save()
         raise
     except RosterUnreadable as error:
-        RosterImport.objects.filter(pk=record.pk).update(status=ImportStatus.FAILED, message=str(error))
+        RosterImport.objects.filter(pk=record.pk).update(
+            status=ImportStatus.FAILED, message=str(error), updated_at=timezone.now()
+        )
         record.status, record.message = ImportStatus.FAILED, str(error)
         raise ImportRefused(str(error)) from error
     except ValidationError as error:
@@ -786,7 +790,9 @@ def commit(record: RosterImport, user, *, skip_errors: bool = False, live: bool 
         message = _(
             "The register changed while importing; nothing was imported. Preview the file again. (%(error)s)"
         ) % {"error": " ".join(error.messages[:3])}
-        RosterImport.objects.filter(pk=record.pk).update(status=ImportStatus.FAILED, message=message)
+        RosterImport.objects.filter(pk=record.pk).update(
+            status=ImportStatus.FAILED, message=message, updated_at=timezone.now()
+        )
         record.status, record.message = ImportStatus.FAILED, message
         raise ImportRefused(message) from error
     except IntegrityError as error:
@@ -795,7 +801,9 @@ def commit(record: RosterImport, user, *, skip_errors: bool = False, live: bool 
             "Someone else registered some of these enterprises at the same moment; nothing was imported. "
             "Preview the file again."
         )
-        RosterImport.objects.filter(pk=record.pk).update(status=ImportStatus.FAILED, message=message)
+        RosterImport.objects.filter(pk=record.pk).update(
+            status=ImportStatus.FAILED, message=message, updated_at=timezone.now()
+        )
         record.status, record.message = ImportStatus.FAILED, message
         raise ImportRefused(message) from error
     except Exception as error:

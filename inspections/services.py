@@ -137,12 +137,14 @@ def save_survey(
 
     survey = Survey.objects.select_for_update().filter(enterprise=enterprise, campaign=campaign).first()
     data = {"surveyed_on": surveyed_on, "note": note.strip(), "surveyed_by": surveyed_by.strip()}
+    survey_saved = True
     if survey is None:
         survey = Survey(enterprise=enterprise, campaign=campaign, recorded_by=actor, **data)
         save_tracked(survey, actor=actor)
         previous = {}
     else:
-        if apply_changes(survey, data):
+        survey_saved = apply_changes(survey, data)
+        if survey_saved:
             save_tracked(survey, actor=actor)
         previous = {item.area: item for item in survey.items.all()}
 
@@ -158,6 +160,10 @@ def save_survey(
             save_tracked(SurveyItem(survey=survey, area=area, conforming=conforming, note=item_note), actor=actor)
         elif apply_changes(item, {"conforming": conforming, "note": item_note}):
             save_tracked(item, actor=actor)
+            if not survey_saved:
+                # The survey shows its items: a changed item is a change of the survey (the API's sync).
+                Survey.objects.filter(pk=survey.pk).update(updated_at=now)
+                survey_saved = True
 
         finding = open_findings.get(area)
         if not conforming:

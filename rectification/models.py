@@ -510,11 +510,14 @@ class SupervisionReport(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     file = models.FileField(_("workbook"), upload_to="reports/%Y/", max_length=255, blank=True)
     figures = models.JSONField(_("figures"), default=dict, blank=True)
+    #: Bumped by every write, also the worker's set-based progress updates (the API's incremental sync).
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = SupervisionReportQuerySet.as_manager()
 
     class Meta:
         ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["updated_at", "id"], name="supervision_report_sync")]  # the API's sync order
         verbose_name = _("quarterly supervision report")
         verbose_name_plural = _("quarterly supervision reports")
 

@@ -784,7 +784,8 @@ def request_report(*, actor, campaign: Campaign, quarter: str, region: Region) -
 def _set(report: SupervisionReport, **fields) -> None:
     for name, value in fields.items():
         setattr(report, name, value)
-    SupervisionReport.objects.filter(pk=report.pk).update(**fields)
+    # A set-based update skips auto_now: bump updated_at so incremental sync sees the change.
+    SupervisionReport.objects.filter(pk=report.pk).update(**fields, updated_at=timezone.now())
 
 
 def _notify_requester(report: SupervisionReport) -> None:

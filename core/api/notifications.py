@@ -35,7 +35,18 @@ class NotificationSerializer(FastRepresentationMixin, serializers.ModelSerialize
 
     class Meta:
         model = Notification
-        fields = ["id", "kind", "kind_display", "title", "body", "link", "created_at", "read_at", "is_read"]
+        fields = [
+            "id",
+            "kind",
+            "kind_display",
+            "title",
+            "body",
+            "link",
+            "created_at",
+            "read_at",
+            "is_read",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     def get_link(self, notification) -> str | None:
@@ -66,7 +77,9 @@ class NotificationApiFilterSet(django_filters.FilterSet):
         description=_(
             "The notifications (消息) addressed to you — for an API client, to its service user (e.g. a report it "
             "requested is ready) — newest first; ?unread=true for the unread ones. Nobody sees another user's. "
-            "No updated_since: notifications have no change times."
+            "With updated_since: incremental sync, ordered by (updated_at, id), cursor-paged; updated_at changes "
+            "when a notification is read. Notifications are deleted only with their recipient, so there is no "
+            "deleted/ list."
         ),
     ),
     retrieve=extend_schema(summary=_("One of your notifications, by id")),
@@ -75,7 +88,6 @@ class NotificationViewSet(RegisterViewSetMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Notification.objects.all()
     serializer_class = NotificationSerializer
     filterset_class = NotificationApiFilterSet
-    sync_field = None  # read_at changes without a change time
 
     def decorate_queryset(self, queryset):
         return queryset.filter(recipient=self.request.user)

@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 
 from enterprises.api.views import EnterpriseViewSet, HazardSourceViewSet
 from imports.api.views import RosterImportViewSet
+from inspections.api.surveys import SurveyViewSet
 from inspections.api.views import FindingViewSet, InspectionViewSet
 from parks.api.views import ChemicalParkViewSet
 from rectification.api.reports import SupervisionReportViewSet
@@ -31,6 +32,7 @@ router.register("classifications", ClassificationViewSet, basename="classificati
 router.register("tasks", TaskViewSet, basename="task")
 router.register("inspections", InspectionViewSet, basename="inspection")
 router.register("findings", FindingViewSet, basename="finding")
+router.register("surveys", SurveyViewSet, basename="survey")
 router.register("imports", RosterImportViewSet, basename="import")
 router.register("reports", SupervisionReportViewSet, basename="report")
 router.register("notifications", NotificationViewSet, basename="notification")

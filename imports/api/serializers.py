@@ -73,6 +73,7 @@ class RosterImportSerializer(FastRepresentationMixin, serializers.ModelSerialize
             "created_by",
             "created_at",
             "committed_at",
+            "updated_at",
         ]
         read_only_fields = fields
 

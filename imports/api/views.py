@@ -1,8 +1,10 @@
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 
 from core.api.viewsets import RegisterViewSetMixin
+from rectification.api.views import SYNC_NOTE
 
 from ..models import RosterImport
 from .filters import RosterImportApiFilterSet
@@ -12,10 +14,15 @@ from .serializers import RosterImportDetailSerializer, RosterImportSerializer
 @extend_schema_view(
     list=extend_schema(
         summary=_("List roster imports"),
-        description=_(
-            "The rosters (名单) uploaded for your region and the regions below it: file, SHA-256, region, campaign, "
-            "status and counts, newest first. Read-only: rosters are uploaded on the import page. Imports have no "
-            "change times, so this list takes no updated_since: filter by created_after instead."
+        description=format_lazy(
+            "{} {}",
+            _(
+                "The rosters (名单) uploaded for your region and the regions below it: file, SHA-256, region, "
+                "campaign, status, progress and counts, newest first. Read-only: rosters are uploaded on the import "
+                "page. updated_at changes with every step of the preview and the commit. Imports are never deleted "
+                "(there is no deleted/ list)."
+            ),
+            SYNC_NOTE,
         ),
     ),
     retrieve=extend_schema(
@@ -27,7 +34,6 @@ class RosterImportViewSet(RegisterViewSetMixin, viewsets.ReadOnlyModelViewSet):
     queryset = RosterImport.objects.all()
     serializer_class = RosterImportSerializer
     filterset_class = RosterImportApiFilterSet
-    sync_field = None  # RosterImport has no updated_at
 
     def decorate_queryset(self, queryset):
         queryset = queryset.select_related("created_by", "campaign", "region")

@@ -31,6 +31,7 @@ from ..selectors import campaigns_for
 from ..tasks import build_supervision_report
 from .common import CampaignRefSerializer, person_name
 from .filters import RegionScopedFilterSet
+from .views import SYNC_NOTE
 
 REPORT_WRITE_NOTE = _(
     "Needs a token created with --write (or a session of the supervision team or a city or county office), "
@@ -79,6 +80,7 @@ class SupervisionReportSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "updated_at",
             "download_url",
         ]
         read_only_fields = fields
@@ -130,11 +132,15 @@ class SupervisionReportApiFilterSet(RegionScopedFilterSet):
 @extend_schema_view(
     list=extend_schema(
         summary=_("List quarterly supervision reports"),
-        description=_(
-            "The quarterly supervision reports (季度督查通报) of your region and the counties below it, requested or "
-            "built on the schedule, newest first, with their build status and progress: poll a report until its "
-            "status is done, then follow download_url. Reports have no change times: this list takes no "
-            "updated_since."
+        description=format_lazy(
+            "{} {}",
+            _(
+                "The quarterly supervision reports (季度督查通报) of your region and the counties below it, requested "
+                "or built on the schedule, newest first, with their build status and progress: poll a report until "
+                "its status is done, then follow download_url. updated_at changes with every step of the build. "
+                "Reports are never deleted (there is no deleted/ list)."
+            ),
+            SYNC_NOTE,
         ),
     ),
     retrieve=extend_schema(summary=_("One quarterly supervision report, by id")),
@@ -149,7 +155,6 @@ class SupervisionReportViewSet(
     queryset = SupervisionReport.objects.all()
     serializer_class = SupervisionReportSerializer
     filterset_class = SupervisionReportApiFilterSet
-    sync_field = None  # a report's status changes without a change time
 
     def decorate_queryset(self, queryset):
         return queryset.select_related("campaign", "region", "requested_by")
