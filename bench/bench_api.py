@@ -112,6 +112,7 @@ def _build(regions_count=30):
     Task.objects.bulk_create(tasks, batch_size=batch)
     # Changed over the last day, a few rows sharing each moment (as set-based updates do): settled for the sync.
     _spread_updated_at(Enterprise, now - datetime.timedelta(days=1))
+    _analyze()
     print(
         f"built {Enterprise.objects.count()} enterprises, {Permit.objects.count()} permits, "
         f"{Classification.objects.count()} classifications, {Task.objects.count()} tasks "
@@ -134,6 +135,16 @@ def _spread_updated_at(model, start):
                 f"UPDATE {table} SET updated_at = strftime('%%Y-%%m-%%d %%H:%%M:%%S', %s, '+' || (id / 4) || ' seconds')",
                 [base],
             )
+
+
+def _analyze():
+    """PostgreSQL: planner statistics for the tables just bulk-loaded, as autovacuum keeps them in a running
+    database (without them the plan of a sync page depends on whether autovacuum happened to pass)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
 
 
 def _queries(http, url, params):

@@ -14,7 +14,7 @@ from ..models import Enterprise, KeyHazardousProcess, MajorHazardSource
 from ..validators import USCC_LENGTH, normalize_uscc
 from .filters import EnterpriseApiFilterSet, HazardSourceApiFilterSet
 from .serializers import EnterpriseSerializer, HazardSourceSerializer, current_classifications_queryset
-from .sync_rows import records, sync_values
+from .sync_rows import represent, sync_values
 
 ENTERPRISE_LOOKUP = OpenApiParameter(
     "id",
@@ -89,9 +89,9 @@ class EnterpriseViewSet(
     def list(self, request, *args, **kwargs):
         if not self.sync_requested:
             return super().list(request, *args, **kwargs)
-        # A sync reads every enterprise: light records from .values() instead of model instances (sync_rows).
+        # A sync reads every enterprise: written out from .values() rows, without model instances (sync_rows).
         page = self.paginate_queryset(sync_values(self.filter_queryset(self.get_queryset())))
-        return self.get_paginated_response(self.get_serializer(records(page), many=True).data)
+        return self.get_paginated_response(represent(page))
 
     def lookup_condition(self, value):
         code = normalize_uscc(value)
