@@ -20,6 +20,7 @@ from regions.scoping import region_in_scope
 
 from .hazards import assess
 from .models import Enterprise, HazardInventoryLine, HazardousChemical, MajorHazardSource, Permit, YearlyTier
+from .signals import REFERENCE_FIELDS, enterprise_reference_changed
 from .validators import normalize_uscc
 
 
@@ -109,6 +110,8 @@ def update_enterprise(
     if "township" in changed:
         # Its hazard sources moved with it: a sync of the new township must pick them up.
         touch(MajorHazardSource.objects.filter(enterprise=enterprise))
+    if REFERENCE_FIELDS.intersection(changed):
+        enterprise_reference_changed.send(sender=Enterprise, enterprise_ids=[enterprise.pk])
     return changed
 
 
@@ -542,6 +545,9 @@ def apply_enterprise_upserts(
         moved = [plan.enterprise.pk for plan in changed if "township" in plan.changes]
         for chunk in _in_batches(moved):
             touch(MajorHazardSource.objects.filter(enterprise_id__in=chunk))
+        renamed = [plan.enterprise.pk for plan in changed if REFERENCE_FIELDS.intersection(plan.changes)]
+        for chunk in _in_batches(renamed):
+            enterprise_reference_changed.send(sender=Enterprise, enterprise_ids=chunk)
     return BulkUpsertResult(
         enterprises={plan.key: plan.enterprise for plan in plans},
         created=len(new),

@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class InspectionsConfig(AppConfig):
     name = "inspections"
     verbose_name = _("Inspections")
+
+    def ready(self):
+        from enterprises.signals import enterprise_reference_changed
+
+        from .services import refresh_enterprise_references
+
+        enterprise_reference_changed.connect(
+            refresh_enterprise_references, dispatch_uid="inspections-enterprise-references"
+        )

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from simple_history.utils import bulk_create_with_history
 
 from accounts.permissions import Capability, require
+from core.changes import mark_changed
 from core.history import apply_changes, delete_tracked, save_tracked
 from core.uploads import validate_upload
 from enterprises.choices import OperatingStatus
@@ -1115,3 +1116,10 @@ def apply_findings(planned: list[tuple[FindingItem, list[str]]], actor, reason: 
     insert_rows(Finding, findings)
     insert_history(Finding, findings, user=user, reason=reason, history_type="+")
     return findings
+
+
+def refresh_enterprise_references(sender, enterprise_ids, **kwargs) -> None:
+    """Receiver of enterprises.signals.enterprise_reference_changed: surveys, inspections and findings show
+    their enterprise's code, name and township in the API, so a sync must fetch them again."""
+    for model in (Survey, Inspection, Finding):
+        mark_changed(model.objects.filter(enterprise_id__in=enterprise_ids))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, Max, OuterRef, Subquery
+from django.db.models import Exists, F, Max, OuterRef, Q, Subquery
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -29,6 +29,7 @@ from simple_history.utils import bulk_create_with_history
 
 from accounts.models import Department
 from accounts.permissions import Capability, require, role_can
+from core.changes import mark_changed
 from core.history import apply_changes, delete_tracked, save_tracked
 from core.uploads import validate_upload
 from enterprises.choices import OperatingStatus
@@ -1702,3 +1703,14 @@ def apply_proposals(plans: list[ProposalPlan], actor, reason: str = "") -> BulkP
         updated=len(changed),
         unchanged=sum(1 for plan in plans if plan.action == ProposalAction.UNCHANGED),
     )
+
+
+def refresh_enterprise_references(sender, enterprise_ids, **kwargs) -> None:
+    """Receiver of enterprises.signals.enterprise_reference_changed: classifications and tasks show their
+    enterprise's code, name and township in the API, so a sync must fetch them again."""
+    mark_changed(
+        Classification.objects.filter(
+            Q(enterprise_id__in=enterprise_ids) | Q(absorbing_enterprise_id__in=enterprise_ids)
+        )
+    )
+    mark_changed(Task.objects.filter(plan__classification__enterprise_id__in=enterprise_ids))
