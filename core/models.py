@@ -9,6 +9,20 @@ from django.utils.translation import gettext_lazy as _
 from regions.scoping import RegionScopedQuerySet
 
 
+class Versioned(models.Model):
+    """`version` grows on every save: the API's optimistic concurrency (If-Match / version → 409) and ETags."""
+
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            self.version += 1
+        super().save(*args, **kwargs)
+
+
 class NotificationKind(models.TextChoices):
     TASK_DUE_SOON = "task_due_soon", _("Task due soon")
     TASK_OVERDUE = "task_overdue", _("Task overdue")

@@ -6,6 +6,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.models import Versioned
 from core.uploads import EvidencePath
 from regions.scoping import RegionScopedQuerySet
 
@@ -46,20 +47,6 @@ def _exactly_one_target(name: str) -> models.CheckConstraint:
         condition=Q(enterprise__isnull=False, park__isnull=True) | Q(enterprise__isnull=True, park__isnull=False),
         name=name,
     )
-
-
-class Versioned(models.Model):
-    """`version` grows on every save: the API's optimistic concurrency (If-Match / version → 409) and ETags."""
-
-    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            self.version += 1
-        super().save(*args, **kwargs)
 
 
 class UploadedFileFields(models.Model):

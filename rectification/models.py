@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.models import Versioned
 from core.uploads import EvidencePath
 from regions.scoping import RegionScopedQuerySet, scope_region
 
@@ -29,20 +30,14 @@ from .choices import (
 )
 
 
-class VersionedModel(models.Model):
+class VersionedModel(Versioned):
     """A record other systems sync and update: `version` grows on every save (optimistic concurrency)."""
 
-    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     class Meta:
         abstract = True
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            self.version += 1
-        super().save(*args, **kwargs)
 
 
 # --- Campaigns and targets -----------------------------------------------------------------
