@@ -308,11 +308,11 @@ def _lock(classification: Classification) -> Classification:
     )
 
 
-def _sync(target: Classification, source: Classification) -> None:
-    """Bring the caller's instance up to date with the row the service changed."""
+def _sync(target, source) -> None:
+    """Bring the caller's instance up to date with the (locked) row the service changed."""
     if target is source:
         return
-    for field in Classification._meta.concrete_fields:
+    for field in type(source)._meta.concrete_fields:
         setattr(target, field.attname, getattr(source, field.attname))
 
 
@@ -976,13 +976,6 @@ def _lock_task(task: Task) -> Task:
     )
 
 
-def _sync_task(target: Task, source: Task) -> None:
-    if target is source:
-        return
-    for field in Task._meta.concrete_fields:
-        setattr(target, field.attname, getattr(source, field.attname))
-
-
 def _check_lead_unit(task: Task) -> None:
     errors = {}
     if task.lead_department_id and task.lead_region_id:
@@ -1067,7 +1060,7 @@ def update_task(task: Task, actor, reason: str = "", **changes) -> list[str]:
     _check_lead_unit(locked)
     locked.full_clean(exclude=["plan"])
     save_tracked(locked, actor=actor, reason=reason or _("Task edited"), validate=False)
-    _sync_task(task, locked)
+    _sync(task, locked)
     return changed
 
 
@@ -1132,7 +1125,7 @@ def mark_task_done(task: Task, actor, completed_on: datetime.date, note: str = "
     locked.verified_by = None
     locked.verified_at = None
     save_tracked(locked, actor=actor, reason=_("Task marked done"), validate=False)
-    _sync_task(task, locked)
+    _sync(task, locked)
     return locked
 
 
@@ -1145,7 +1138,7 @@ def verify_task(task: Task, actor, comment: str = "") -> Task:
     locked.verified_by = _user_or_none(actor)
     locked.verified_at = timezone.now()
     save_tracked(locked, actor=actor, reason=comment or _("Task verified and closed"), validate=False)
-    _sync_task(task, locked)
+    _sync(task, locked)
     return locked
 
 
@@ -1168,7 +1161,7 @@ def reopen_task(task: Task, actor, reason: str) -> Task:
         raise ValidationError({"reason": _("Say why the task is reopened.")})
     _reset_task(locked)
     save_tracked(locked, actor=actor, reason=reason, validate=False)
-    _sync_task(task, locked)
+    _sync(task, locked)
     return locked
 
 
