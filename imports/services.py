@@ -848,3 +848,9 @@ def same_file_imports(record: RosterImport):
         .exclude(pk=record.pk)
         .order_by("-committed_at")
     )
+
+
+def hand_to_worker(record, task, *args) -> None:
+    """Queue `task` for a large import and remember its id on the record (the page polls the record)."""
+    result = task.delay(*args)
+    type(record).objects.filter(pk=record.pk).update(task_id=result.id or "", updated_at=timezone.now())

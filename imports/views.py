@@ -42,11 +42,6 @@ def import_list(request):
     )
 
 
-def _enqueue(record: RosterImport, task, *args) -> None:
-    result = task.delay(*args)
-    RosterImport.objects.filter(pk=record.pk).update(task_id=result.id or "")
-
-
 @login_required
 @explain_forbidden
 def upload(request):
@@ -61,7 +56,7 @@ def upload(request):
             form.add_error(None, error)
         else:
             if services.runs_in_worker(record):
-                _enqueue(record, tasks.preview_roster_import, record.pk)
+                services.hand_to_worker(record, tasks.preview_roster_import, record.pk)
                 messages.info(request, _("The file is large; it is being read in the background."))
             else:
                 services.preview(record, request.user)
@@ -135,7 +130,7 @@ def commit(request, pk):
     try:
         if record.rows_read > services.inline_max_rows():
             services.claim_for_commit(record, request.user, skip_errors=skip_errors)
-            _enqueue(record, tasks.commit_roster_import, record.pk, request.user.pk, skip_errors)
+            services.hand_to_worker(record, tasks.commit_roster_import, record.pk, request.user.pk, skip_errors)
             messages.info(request, _("The roster is being imported in the background."))
         else:
             services.commit(record, request.user, skip_errors=skip_errors)
