@@ -4,7 +4,8 @@ Django's bulk_create compiles every value through the ORM's SQL compiler, which 
 rows costs more than the database itself. `insert_rows` prepares each column's conversion once, sends
 multi-row INSERT … VALUES … RETURNING statements (as many rows as the database's parameter limit allows)
 and sets the new primary keys on the instances. `insert_history` writes simple_history rows for them the
-same way (who, when, why, "+" or "~"), as simple_history's bulk_history_create would.
+same way (who, when, why, "+" or "~"), as simple_history's bulk_history_create would, and records in each
+new row the many-to-many sets the history keeps (an enterprise's key processes), as a single save would.
 """
 
 import itertools
@@ -14,6 +15,8 @@ from django.db import connections, router
 from django.db.models import AutoField, BigAutoField, SmallAutoField
 from django.utils import timezone
 from simple_history.utils import get_history_model_for_model
+
+from core.history import history_m2m_fields, record_m2m_history
 
 #: Column types whose Python value the database adapter takes as it is.
 _PLAIN_TYPES = {
@@ -105,12 +108,14 @@ def insert_rows(model, objs: list) -> list:
 
 
 def insert_history(model, objs: list, *, user=None, reason: str = "", history_type: str = "+", returning=False):
-    """Write one simple_history row per saved instance (the state it has now), naming `user` and `reason`.
+    """Write one simple_history row per saved instance (the state it has now, its many-to-many sets
+    included), naming `user` and `reason`, dated now (or the instance's `_history_date`, as simple-history).
 
     Returns the new history ids in the order of `objs` when `returning`.
     """
     if not objs:
         return []
+    m2m_fields = history_m2m_fields(model)
     history_model = get_history_model_for_model(model)
     connection = connections[router.db_for_write(history_model)]
     tracked = list(history_model.tracked_fields)
@@ -118,16 +123,19 @@ def insert_history(model, objs: list, *, user=None, reason: str = "", history_ty
     extra = [by_name[name] for name in ("history_date", "history_change_reason", "history_type", "history_user")]
     tracked_columns = [by_name[f.name] for f in tracked]
     converters = [(f.attname, _converter(by_name[f.name], connection)) for f in tracked]
-    now = timezone.now()
-    fixed = [
-        extra[0].get_db_prep_save(now, connection),
-        reason or None,
-        history_type,
-        user.pk if getattr(user, "pk", None) else None,
-    ]
+    now = extra[0].get_db_prep_save(timezone.now(), connection)
+    fixed = [reason or None, history_type, user.pk if getattr(user, "pk", None) else None]
+
+    def when(obj):  # a date set on the instance (as simple-history reads it), else now
+        date = getattr(obj, "_history_date", None)
+        return now if date is None else extra[0].get_db_prep_save(date, connection)
+
     rows = (
         [convert(getattr(obj, attname)) if convert else getattr(obj, attname) for attname, convert in converters]
-        + fixed
+        + [when(obj), *fixed]
         for obj in objs
     )
-    return _execute(history_model, connection, tracked_columns + extra, rows, returning=returning)
+    ids = _execute(history_model, connection, tracked_columns + extra, rows, returning=returning or bool(m2m_fields))
+    if m2m_fields:
+        record_m2m_history(model, dict(zip((obj.pk for obj in objs), ids, strict=True)))
+    return ids if returning else []

@@ -30,6 +30,7 @@ from simple_history.utils import bulk_create_with_history
 from accounts.choices import Role
 from accounts.models import Department
 from accounts.services import provision_user, system_actor
+from core.history import record_m2m_in_created_rows
 from enterprises.choices import (
     AutomationStatus,
     EnterpriseKind,
@@ -793,6 +794,9 @@ def _write_enterprises(plan: DemoPlan, regions, parks, created: Counter) -> None
         if code in process_ids
     ]
     through.objects.bulk_create(links, batch_size=1000)
+    # The "created" history rows were written before the links: record the processes in them (else the
+    # dossier's next entry would show them all as added).
+    record_m2m_in_created_rows(Enterprise, [item.enterprise.pk for item in new])
     created["key process links"] += len(links)
 
     permits, tiers, sources, lines = [], [], [], []

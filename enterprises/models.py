@@ -3,6 +3,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.history import HistoryManager
 from regions.scoping import RegionScopedQuerySet
 
 from .choices import (
@@ -130,7 +131,9 @@ class Enterprise(models.Model):
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
     history = HistoricalRecords(
-        excluded_fields=["updated_at", "version", "permit_expired_since"], m2m_fields=[key_processes]
+        excluded_fields=["updated_at", "version", "permit_expired_since"],
+        m2m_fields=[key_processes],
+        history_manager=HistoryManager,
     )
     objects = EnterpriseQuerySet.as_manager()
 

@@ -6,8 +6,6 @@ Every function takes the user (or an already scoped queryset) and scopes itself 
 
 import datetime
 from dataclasses import dataclass
-from itertools import groupby
-from operator import attrgetter
 
 from django.conf import settings
 from django.db.models import Count, Exists, Max, OuterRef, PositiveSmallIntegerField, Prefetch, Q, Subquery, Value
@@ -15,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.history import HistoryEntry, record_changes
+from core.history import HistoryEntry, HistorySource, read_history
 
 from .choices import CORE_PERMIT_KINDS, EnterpriseKind, OperatingStatus, PermitKind, PermitState
 from .hazards import must_stop_operating
@@ -165,47 +163,24 @@ class Dossier:
     history: list[HistoryEntry]
 
 
-def _history_of(model_history, *, filter_kwargs, label, limit):
-    """Readable history entries of every object of one model matching `filter_kwargs` (incl. deleted ones)."""
-    rows = list(
-        model_history.filter(**filter_kwargs)
-        .select_related("history_user")
-        .order_by("id", "-history_date", "-history_id")
-    )
-    entries = []
-    for _pk, group in groupby(rows, key=attrgetter("id")):
-        # The newest `limit` + 1 rows are enough to diff the newest `limit` entries.
-        entries.extend(record_changes(list(group)[: limit + 1], label=label)[:limit])
-    return entries
-
-
 def enterprise_history(enterprise: Enterprise, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
-    """Changes to the enterprise and its permits, tiers and hazard sources, newest first."""
-
+    """Changes to the enterprise and its permits, tiers and hazard sources (deleted ones too), newest first."""
     # Labels read the historical row's own fields: `row.instance` would query for excluded fields.
-    entries = _history_of(
-        Enterprise.history, filter_kwargs={"id": enterprise.pk}, label=lambda row: _("Enterprise"), limit=limit
-    )
-    entries += _history_of(
-        Permit.history,
-        filter_kwargs={"enterprise_id": enterprise.pk},
-        label=lambda row: _("Permit: %(kind)s %(number)s") % {"kind": row.get_kind_display(), "number": row.number},
-        limit=limit,
-    )
-    entries += _history_of(
-        YearlyTier.history,
-        filter_kwargs={"enterprise_id": enterprise.pk},
-        label=lambda row: _("Tier: %(year)s") % {"year": row.year},
-        limit=limit,
-    )
-    entries += _history_of(
-        MajorHazardSource.history,
-        filter_kwargs={"enterprise_id": enterprise.pk},
-        label=lambda row: _("Major hazard source: %(name)s") % {"name": row.name},
-        limit=limit,
-    )
-    entries.sort(key=attrgetter("when"), reverse=True)
-    return entries[:limit]
+    sources = [
+        HistorySource(Enterprise.history.filter(id=enterprise.pk), lambda row: _("Enterprise")),
+        HistorySource(
+            Permit.history.filter(enterprise_id=enterprise.pk),
+            lambda row: _("Permit: %(kind)s %(number)s") % {"kind": row.get_kind_display(), "number": row.number},
+        ),
+        HistorySource(
+            YearlyTier.history.filter(enterprise_id=enterprise.pk), lambda row: _("Tier: %(year)s") % {"year": row.year}
+        ),
+        HistorySource(
+            MajorHazardSource.history.filter(enterprise_id=enterprise.pk),
+            lambda row: _("Major hazard source: %(name)s") % {"name": row.name},
+        ),
+    ]
+    return read_history(sources, limit=limit)
 
 
 def enterprise_dossier(user, pk) -> Dossier:

@@ -3,7 +3,6 @@
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -14,7 +13,7 @@ from simple_history.utils import bulk_update_with_history
 from accounts.permissions import Capability, require
 from core.bulk import insert_history, insert_rows
 from core.exceptions import ConflictError
-from core.history import apply_changes, delete_tracked, save_tracked
+from core.history import apply_changes, apply_many_to_many, delete_tracked, save_tracked
 from regions.choices import RegionLevel
 from regions.scoping import region_in_scope
 
@@ -52,9 +51,9 @@ def create_enterprise(*, actor, data: dict, key_processes=None, reason: str = ""
     require(actor, Capability.CHANGE_ENTERPRISE, township)
     _check_township(township, data.get("park"))
     enterprise = Enterprise(**data)
-    save_tracked(enterprise, actor=actor, reason=reason)
-    if key_processes is not None:
-        enterprise.key_processes.set(key_processes)
+    # The processes are set with the save: its one "created" history row holds them.
+    many = {"key_processes": key_processes} if key_processes is not None else None
+    save_tracked(enterprise, actor=actor, reason=reason, many_to_many=many)
     return enterprise
 
 
@@ -86,27 +85,13 @@ def update_enterprise(
         require(actor, Capability.CHANGE_ENTERPRISE, data["township"])
         _check_township(data["township"], data.get("park", enterprise.park))
     changed = apply_changes(enterprise, data)
-    processes_changed = False
     if key_processes is not None:
-        wanted = {p.pk for p in key_processes}
-        processes_changed = wanted != set(enterprise.key_processes.values_list("pk", flat=True))
+        # Set only when the set differs, without simple-history's row per add/remove: the save below
+        # writes the one history row of this change, fields and processes together.
+        changed += apply_many_to_many(enterprise, {"key_processes": key_processes})
     if changed:
         enterprise.version = stored_version + 1
         save_tracked(enterprise, actor=actor, reason=reason)
-    if processes_changed:
-        if not changed:
-            # Only the processes changed: their change writes its own history entry, so raise the version
-            # without a save (which would add an empty one).
-            enterprise.version, enterprise.updated_at = stored_version + 1, timezone.now()
-            Enterprise.objects.filter(pk=enterprise.pk).update(
-                version=enterprise.version, updated_at=enterprise.updated_at
-            )
-            if getattr(actor, "pk", None):
-                enterprise._history_user = actor
-            if reason:
-                enterprise._change_reason = reason
-        enterprise.key_processes.set(key_processes)
-        changed.append("key_processes")
     if "township" in changed:
         # Its hazard sources moved with it: a sync of the new township must pick them up.
         touch(MajorHazardSource.objects.filter(enterprise=enterprise))
@@ -169,6 +154,33 @@ def _recompute_level(hazard_source: MajorHazardSource, lines) -> None:
     hazard_source.r_value = result.r_value
 
 
+def _hazard_source_fields() -> list:
+    """The fields whose change is a change of the hazard source (not its stamps or version)."""
+    return [
+        f
+        for f in MajorHazardSource._meta.concrete_fields
+        if not f.primary_key and f.name not in ("created_at", "updated_at", "version")
+    ]
+
+
+def _inventory_key(lines) -> list:
+    """An inventory as comparable values, in no particular order."""
+
+    def number(value):
+        return Decimal(str(value)) if value not in (None, "") else None
+
+    return sorted(
+        (
+            line.chemical_name or "",
+            line.cas or "",
+            number(line.max_quantity_t),
+            number(line.threshold_t),
+            number(line.beta),
+        )
+        for line in lines
+    )
+
+
 @transaction.atomic
 def save_hazard_source(
     *,
@@ -183,6 +195,7 @@ def save_hazard_source(
 
     Each inventory dict has chemical_name, cas, max_quantity_t and optionally threshold_t and beta;
     a CAS number found in the GB 18218 reference table fills threshold and β when they are left empty.
+    A save that changes nothing (fields, level or inventory) writes nothing and adds no history entry.
     """
     require(actor, Capability.CHANGE_ENTERPRISE, enterprise.township)
     if hazard_source is None:
@@ -216,11 +229,28 @@ def save_hazard_source(
     else:
         _recompute_level(hazard_source, list(hazard_source.inventory.all()) if hazard_source.pk else [])
 
-    if hazard_source.pk:
-        hazard_source.version = locked_version(MajorHazardSource, hazard_source.pk) + 1
-    save_tracked(hazard_source, actor=actor, reason=reason)
+    existing = list(hazard_source.inventory.all()) if hazard_source.pk and lines is not None else []
+    if hazard_source.pk and lines is not None and _inventory_key(existing) == _inventory_key(lines):
+        lines = None  # the same inventory: nothing to replace
+    if hazard_source.pk is None:
+        save_tracked(hazard_source, actor=actor, reason=reason)
+    else:
+        # Compared with the stored row (locked), not with `data`: the admin sets the fields before calling.
+        stored = MajorHazardSource.objects.select_for_update().values().get(pk=hazard_source.pk)
+        source_changed = any(stored[f.attname] != getattr(hazard_source, f.attname) for f in _hazard_source_fields())
+        if not source_changed and lines is None:
+            return hazard_source  # nothing changed: no save, no history entry
+        hazard_source.version = stored["version"] + 1
+        if source_changed:
+            save_tracked(hazard_source, actor=actor, reason=reason)
+        else:
+            # Only inventory lines changed (their own history records it), not the level or R: the source is
+            # marked changed for the API without a history row of its own that would show no change.
+            hazard_source.updated_at = timezone.now()
+            MajorHazardSource.objects.filter(pk=hazard_source.pk).update(
+                version=hazard_source.version, updated_at=hazard_source.updated_at
+            )
     if lines is not None:
-        existing = list(hazard_source.inventory.all())
         for line in existing:
             delete_tracked(line, actor=actor, reason=reason)
         for line in lines:
@@ -467,27 +497,6 @@ def plan_enterprise_upserts(items, *, actor, lock: bool = False) -> list[UpsertP
     return plans
 
 
-def _record_key_processes(history_ids: dict) -> None:
-    """Copy each enterprise's key processes into its new history row (a bulk history row has none of its
-    own, and the dossier would show them as removed). `history_ids`: enterprise id -> history id."""
-    if not history_ids:
-        return
-    through = Enterprise.key_processes.through
-    m2m_history = apps.get_model("enterprises", "HistoricalEnterprise_key_processes")
-    copies = []
-    for chunk in _in_batches(history_ids):
-        for link in through.objects.filter(enterprise_id__in=chunk):
-            copies.append(
-                m2m_history(
-                    id=link.pk,
-                    enterprise_id=link.enterprise_id,
-                    keyhazardousprocess_id=link.keyhazardousprocess_id,
-                    history_id=history_ids[link.enterprise_id],
-                )
-            )
-    m2m_history.objects.bulk_create(copies, batch_size=UPSERT_BATCH_SIZE)
-
-
 @dataclass
 class BulkUpsertResult:
     #: key -> the saved enterprise, for every item (created, updated or unchanged).
@@ -538,10 +547,8 @@ def apply_enterprise_upserts(
             enterprise.version += 1
             enterprise.updated_at = now
         Enterprise.objects.bulk_update(enterprises, [*fields, "version", "updated_at"], batch_size=batch_size)
-        history_ids = insert_history(
-            Enterprise, enterprises, user=user, reason=reason, history_type="~", returning=True
-        )
-        _record_key_processes({enterprise.pk: pk for enterprise, pk in zip(enterprises, history_ids, strict=True)})
+        # Each row also records the enterprise's key processes as they are (unchanged by an upsert).
+        insert_history(Enterprise, enterprises, user=user, reason=reason, history_type="~")
         moved = [plan.enterprise.pk for plan in changed if "township" in plan.changes]
         for chunk in _in_batches(moved):
             touch(MajorHazardSource.objects.filter(enterprise_id__in=chunk))

@@ -24,6 +24,7 @@ from simple_history.utils import bulk_create_with_history
 
 from accounts.choices import Role
 from accounts.models import Department
+from core.history import record_m2m_in_created_rows
 from enterprises.choices import OperatingStatus
 from enterprises.models import Enterprise
 from parks.models import ChemicalPark
@@ -361,6 +362,7 @@ class DemoInspections:
                 finding.inspection = inspection
                 findings.append(finding)
         through.objects.bulk_create(links, batch_size=1000)
+        record_m2m_in_created_rows(Inspection, [inspection.pk for inspection in saved])  # written before the links
         self._save_findings(findings)
         self.created["inspections"] += len(saved)
 

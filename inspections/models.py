@@ -6,6 +6,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.history import HistoryManager
 from core.models import Versioned
 from core.uploads import EvidencePath
 from regions.scoping import RegionScopedQuerySet
@@ -202,7 +203,9 @@ class Inspection(Versioned):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at", "version"], m2m_fields=[departments])
+    history = HistoricalRecords(
+        excluded_fields=["updated_at", "version"], m2m_fields=[departments], history_manager=HistoryManager
+    )
     objects = InspectionQuerySet.as_manager()
 
     class Meta:

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.permissions import Capability, role_can
-from core.history import HistoryEntry, record_changes
+from core.history import HistoryEntry, HistorySource, read_history
 
 from .choices import ACTIVE_FINDING_STATES, UNCLOSED_FINDING_STATES, AccessArea, FindingStatus, Severity
 from .models import Finding, Inspection, Survey, SurveyItem
@@ -255,11 +255,10 @@ def finding_detail(user, pk) -> FindingDetail:
     from .services import finding_actions
 
     finding = get_object_or_404(with_overdue(_finding_rows(Finding.objects.visible_to(user))), pk=pk)
-    history = list(finding.history.select_related("history_user").order_by("-history_date", "-history_id"))
     return FindingDetail(
         finding=finding,
         evidence=list(finding.evidence.select_related("uploaded_by")),
-        history=record_changes(history, label=lambda row: str(row.get_status_display())),
+        history=read_history([HistorySource(finding.history.all(), lambda row: str(row.get_status_display()))]),
         actions=finding_actions(finding, user),
     )
 

@@ -242,12 +242,10 @@ def _take_planned(planned: Inspection | None, *, kind, enterprise, park) -> Insp
 
 
 def _save_inspection(inspection: Inspection, *, actor, departments, reason: str = "") -> Inspection:
-    """Save with history; `departments` None keeps those already set (e.g. on a planned inspection)."""
-    save_tracked(inspection, actor=actor, reason=reason)
-    if departments is not None:
-        wanted = {d.pk for d in departments}
-        if wanted != set(inspection.departments.values_list("pk", flat=True)):
-            inspection.departments.set(departments)
+    """Save with history (one row, the departments included); `departments` None keeps those already set
+    (e.g. on a planned inspection)."""
+    many = {"departments": departments} if departments is not None else None
+    save_tracked(inspection, actor=actor, reason=reason, many_to_many=many)
     return inspection
 
 

@@ -2,15 +2,13 @@
 
 import datetime
 from dataclasses import dataclass
-from itertools import groupby
-from operator import attrgetter
 
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.history import HistoryEntry, record_changes
+from core.history import HistoryEntry, HistorySource, read_history
 
 from .choices import INFRASTRUCTURE_FIELDS, RISK_ASSESSMENT_VALID_YEARS, RecognitionStatus
 from .models import ChemicalPark, ParkEvaluation
@@ -63,20 +61,13 @@ def infrastructure_checklist(park: ChemicalPark) -> list[InfrastructureItem]:
 
 def park_history(park: ChemicalPark, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
     """Changes to the park and its yearly evaluations, newest first."""
-    entries = []
     sources = [
-        (ChemicalPark.history.filter(id=park.pk), lambda row: _("Park")),
-        (
-            ParkEvaluation.history.filter(park_id=park.pk),
-            lambda row: _("Evaluation %(year)s") % {"year": row.year},
+        HistorySource(ChemicalPark.history.filter(id=park.pk), lambda row: _("Park")),
+        HistorySource(
+            ParkEvaluation.history.filter(park_id=park.pk), lambda row: _("Evaluation %(year)s") % {"year": row.year}
         ),
     ]
-    for history, label in sources:
-        rows = list(history.select_related("history_user").order_by("id", "-history_date", "-history_id"))
-        for _pk, group in groupby(rows, key=attrgetter("id")):
-            entries.extend(record_changes(list(group)[: limit + 1], label=label)[:limit])
-    entries.sort(key=attrgetter("when"), reverse=True)
-    return entries[:limit]
+    return read_history(sources, limit=limit)
 
 
 @dataclass
