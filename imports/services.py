@@ -357,6 +357,8 @@ class RowPlan:
     proposal_details: dict | None = None
     proposal_plan: object = None
     findings: list = field(default_factory=list)
+    #: RowErrors that do not block: imported, but something is needed before the county submits.
+    warnings: list = field(default_factory=list)
 
     @property
     def number(self) -> int:
@@ -378,6 +380,15 @@ class ImportPlan:
     @property
     def errors(self) -> list:
         return [error for plan in self.rows for error in plan.errors]
+
+    @property
+    def warnings(self) -> list:
+        """Warnings of the rows that are imported (a row in error is not: its errors say what to do)."""
+        return [warning for plan in self.rows if plan.action != RowAction.ERROR for warning in plan.warnings]
+
+    @property
+    def warning_rows(self) -> int:
+        return sum(1 for plan in self.rows if plan.action != RowAction.ERROR and plan.warnings)
 
     @property
     def new_findings(self) -> int:
@@ -507,6 +518,11 @@ def build_plan(roster: Roster, user, campaign: Campaign, *, lock: bool = False, 
             for name, messages in outcome.errors.items():
                 for message in messages:
                     plan.row.error(_column(roster, name or "category", "category"), message)
+            for name, messages in outcome.warnings.items():
+                for message in messages:
+                    # The detail's own column when the file has it, else the category's.
+                    column = _column(roster, name, "category")
+                    plan.warnings.append(roster_module.RowError(plan.number, column, message))
     if progress:
         progress(3, 4)
 
@@ -592,7 +608,12 @@ def _digest(plan: ImportPlan) -> str:
     """A fingerprint of what the plan does, row by row (the commit keeps the preview's row records when equal)."""
     digest = hashlib.sha256()
     for row in plan.rows:
-        parts = [row.number, row.action, [[e.column, e.message] for e in row.errors]]
+        parts = [
+            row.number,
+            row.action,
+            [[e.column, e.message] for e in row.errors],
+            [[w.column, w.message] for w in row.warnings],
+        ]
         if row.action != RowAction.ERROR:
             parts.append(sorted((name, str(new)) for name, (_old, new) in row.enterprise_plan.changes.items()))
             if row.proposal_plan is not None:
@@ -616,6 +637,8 @@ def _record_plan(record: RosterImport, plan: ImportPlan, *, keep_rows: bool = Fa
     record.error_row_count = plan.count(RowAction.ERROR)
     record.findings_count = plan.new_findings
     record.errors = [error.as_dict() for error in plan.errors]
+    record.warnings = [warning.as_dict() for warning in plan.warnings]
+    record.warning_row_count = plan.warning_rows
     digest = _digest(plan)
     if keep_rows and digest == record.plan_digest:
         return
@@ -624,9 +647,10 @@ def _record_plan(record: RosterImport, plan: ImportPlan, *, keep_rows: bool = Fa
     labels = Labels()
     batch = []
     for row in plan.rows:
-        if row.action not in (RowAction.CREATE, RowAction.UPDATE, RowAction.ERROR):
-            continue
         error = row.action == RowAction.ERROR
+        warnings = [] if error else [{"column": w.column, "message": w.message} for w in row.warnings]
+        if row.action not in (RowAction.CREATE, RowAction.UPDATE, RowAction.ERROR) and not warnings:
+            continue
         batch.append(
             RosterImportRow(
                 roster_import=record,
@@ -634,8 +658,10 @@ def _record_plan(record: RosterImport, plan: ImportPlan, *, keep_rows: bool = Fa
                 action=row.action,
                 uscc=(row.row.values.get("uscc") or "")[:40],
                 name=(row.row.values.get("name") or "")[:200],
-                changes=[] if error else _display_changes(row, labels),
+                changes=[] if error or row.action == RowAction.UNCHANGED else _display_changes(row, labels),
                 errors=[{"column": e.column, "message": e.message} for e in row.errors],
+                warnings=warnings,
+                has_warnings=bool(warnings),
                 new_findings=0 if error else len(row.findings),
             )
         )
