@@ -85,6 +85,8 @@ class RosterImport(models.Model):
     #: or reason for exclusion: needed before the county submits); same shape as errors. Never block a commit.
     warnings = models.JSONField(_("warnings"), default=list, blank=True)
     warning_row_count = models.PositiveIntegerField(_("rows with warnings"), default=0)
+    #: Enterprises the import records as surveyed (摸排) in its campaign: those without a survey there yet.
+    surveyed_count = models.PositiveIntegerField(_("recorded as surveyed"), default=0)
     #: Hash of the previewed changes: a commit that finds the same plan keeps the preview's row records.
     plan_digest = models.CharField(max_length=64, blank=True, editable=False)
 

@@ -373,6 +373,8 @@ class RowPlan:
 class ImportPlan:
     roster: Roster
     rows: list
+    #: Enterprises (of rows not in error) to record as surveyed in the campaign: none there yet.
+    surveys: list = field(default_factory=list)
 
     def count(self, action: str) -> int:
         return sum(1 for plan in self.rows if plan.action == action)
@@ -553,9 +555,17 @@ def build_plan(roster: Roster, user, campaign: Campaign, *, lock: bool = False, 
 
     for plan in plans:
         _decide(plan)
+
+    # A roster is a survey (摸排) result: every enterprise it creates or matches counts as surveyed.
+    surveys = inspection_services.plan_roster_surveys(
+        [plan.enterprise_plan.enterprise for plan in plans if plan.action != RowAction.ERROR],
+        campaign,
+        user,
+        lock=lock,
+    )
     if progress:
         progress(4, 4)
-    return ImportPlan(roster=roster, rows=plans)
+    return ImportPlan(roster=roster, rows=plans, surveys=surveys)
 
 
 def _decide(plan: RowPlan) -> None:
@@ -639,6 +649,7 @@ def _record_plan(record: RosterImport, plan: ImportPlan, *, keep_rows: bool = Fa
     record.errors = [error.as_dict() for error in plan.errors]
     record.warnings = [warning.as_dict() for warning in plan.warnings]
     record.warning_row_count = plan.warning_rows
+    record.surveyed_count = len(plan.surveys)
     digest = _digest(plan)
     if keep_rows and digest == record.plan_digest:
         return
@@ -853,6 +864,15 @@ def _write(plan: ImportPlan, record: RosterImport, user, progress: Progress) -> 
     findings = [(item, []) for row in valid for item in row.findings]
     if findings:
         inspection_services.apply_findings(findings, user, reason=reason)
+    if plan.surveys:
+        inspection_services.apply_roster_surveys(
+            plan.surveys,
+            record.campaign,
+            user,
+            roster_import=record,
+            surveyed_on=timezone.localdate(),
+            reason=reason,
+        )
     progress(99)
 
 

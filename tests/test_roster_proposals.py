@@ -326,6 +326,7 @@ def test_import_roster_json_has_warnings_and_keeps_errors_for_what_blocks(tmp_pa
     )
     output = json.loads(out.getvalue())
     assert output["committed"] is True and output["created"] == 5 and len(output["warnings"]) == 3
+    assert output["surveyed"] == 5
     assert RosterImport.objects.filter(status="committed").get().warnings == output["warnings"]
 
 

@@ -33,6 +33,11 @@ class ImportCountsSerializer(serializers.Serializer):
         read_only=True,
         help_text=_("Rows imported with something still missing before the county submits (see warnings, detail)."),
     )
+    surveyed = serializers.IntegerField(
+        source="surveyed_count",
+        read_only=True,
+        help_text=_("Enterprises recorded as surveyed (摸排) in the campaign by this import (none there before)."),
+    )
 
 
 class ImportErrorSerializer(serializers.Serializer):

@@ -12,6 +12,11 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='rosterimport',
+            name='surveyed_count',
+            field=models.PositiveIntegerField(default=0, verbose_name='recorded as surveyed'),
+        ),
+        migrations.AddField(
+            model_name='rosterimport',
             name='warning_row_count',
             field=models.PositiveIntegerField(default=0, verbose_name='rows with warnings'),
         ),

@@ -91,6 +91,7 @@ class Command(BaseCommand):
                 {"row": warning["row"], "column": warning["column"], "message": warning["message"]}
                 for warning in record.warnings
             ],
+            "surveyed": record.surveyed_count,
             "committed": committed,
         }
 
@@ -103,7 +104,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{verb} #{record.pk} {record.file_name}: {summary['rows']} rows, {summary['created']} new, "
             f"{summary['updated']} changed, {summary['unchanged']} unchanged, {summary['skipped']} skipped, "
-            f"{record.error_row_count} in error, {record.warning_row_count} with warnings."
+            f"{record.error_row_count} in error, {record.warning_row_count} with warnings, "
+            f"{summary['surveyed']} recorded as surveyed."
         )
         for error in summary["errors"]:
             self.stdout.write(f"  row {error['row']} [{error['column']}]: {error['message']}")
@@ -123,6 +125,7 @@ class Command(BaseCommand):
                     "skipped": 0,
                     "errors": [],
                     "warnings": [],
+                    "surveyed": 0,
                     "committed": False,
                 }
             )
