@@ -712,7 +712,8 @@ def _keep_parsed(record: RosterImport, roster: Roster) -> None:
 def preview(record: RosterImport, user, *, live: bool = False) -> RosterImport:
     """Read the file and record what importing it would do; nothing in the register is written.
 
-    An unreadable file leaves the import "failed" with the reason in `message`.
+    An unreadable file, or a campaign closed since the upload, leaves the import "failed" with the reason in
+    `message`.
     """
     progress = Progress(record, live=live)
     try:
@@ -728,6 +729,9 @@ def preview(record: RosterImport, user, *, live: bool = False) -> RosterImport:
             _record_plan(record, plan)
             record.status, record.message, record.progress = ImportStatus.PREVIEWED, "", 100
             record.save()
+    except ValidationError as error:  # the campaign takes no more proposals or surveys (closed meanwhile)
+        record.status, record.message, record.progress = ImportStatus.FAILED, " ".join(error.messages), 100
+        record.save(update_fields=["status", "message", "progress", "updated_at"])
     finally:
         _close_progress_connection()
     return record

@@ -391,3 +391,12 @@ def test_api_proposal_refusals(regions, users, campaign, enterprise):
     assert reader.post(url, {**base, "category": "关停"}, format="json").status_code == 403
     assert not Classification.objects.exists()
     assert township_system.post(url, {**base, "category": "关停（取缔）"}, format="json").status_code == 201
+
+
+def test_api_lists_missing_details_only_while_the_proposal_is_open(regions, users, campaign, enterprise):
+    c = services.propose_classification(enterprise, campaign, Category.EXCLUDED, users["town_a1"])
+    _c, _t, reader = api_client_for(regions["town_a1"])
+    body = reader.get(f"{V1}classifications/{c.pk}/").json()
+    assert [m["field"] for m in body["missing_details"]] == ["exclusion_reason"]
+    services.withdraw_classification(c, users["town_a1"], comment="重新核实")
+    assert reader.get(f"{V1}classifications/{c.pk}/").json()["missing_details"] == []

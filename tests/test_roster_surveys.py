@@ -192,3 +192,18 @@ def test_recording_matched_enterprises_as_surveyed_does_not_query_per_row(users,
     many = [EnterpriseFactory(township=regions["town_a2"], name=f"多{index}") for index in range(120)]
     assert _queries(user, campaign, few) == _queries(user, campaign, many)
     assert Survey.objects.filter(source=SurveySource.ROSTER_IMPORT).count() == 124
+
+
+def test_a_campaign_closed_between_upload_and_preview_fails_the_import_with_the_reason(users, campaign):
+    from imports.models import ImportStatus
+
+    user = users["town_a1"]
+    record = import_services.start_import(
+        file=roster_upload([row(next_uscc(), "甲一涂料厂")]), user=user, campaign=campaign
+    )
+    campaign.status = "closed"
+    campaign.save()
+    import_services.preview(record, user)
+    record.refresh_from_db()
+    assert record.status == ImportStatus.FAILED and "is closed" in record.message
+    assert not Survey.objects.exists() and not Enterprise.objects.exists()

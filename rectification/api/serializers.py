@@ -15,7 +15,14 @@ from enterprises.validators import normalize_uscc
 from parks.models import ChemicalPark
 
 from .. import services
-from ..choices import Category, Opinion, StepAction, category_from_word, category_words_listing
+from ..choices import (
+    OPEN_PROPOSAL_STATES,
+    Category,
+    Opinion,
+    StepAction,
+    category_from_word,
+    category_words_listing,
+)
 from ..models import Campaign, Classification, ClassificationStep, Target, Task, TaskEvidence
 from ..selectors import campaigns_for
 from .common import (
@@ -150,7 +157,8 @@ class ClassificationSerializer(FastRepresentationMixin, serializers.ModelSeriali
     missing_details = serializers.SerializerMethodField(
         help_text=_(
             "What the category still needs before the county submits (a township's proposal may lack it): "
-            "destination_park, absorbing_enterprise or exclusion_reason with the message; empty when complete."
+            "destination_park, absorbing_enterprise or exclusion_reason with the message; empty when complete "
+            "or no longer open."
         )
     )
     steps = StepSerializer(many=True, read_only=True, help_text=_("The workflow timeline, oldest step first."))
@@ -193,6 +201,8 @@ class ClassificationSerializer(FastRepresentationMixin, serializers.ModelSeriali
 
     @extend_schema_field(MissingDetailSerializer(many=True))
     def get_missing_details(self, classification) -> list:
+        if classification.state not in OPEN_PROPOSAL_STATES:  # decided, withdrawn or superseded: nothing to fill
+            return []
         return [
             {"field": name, "message": message} for name, message in services.missing_details(classification).items()
         ]
