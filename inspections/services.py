@@ -1162,27 +1162,28 @@ def plan_roster_surveys(enterprises, campaign, actor, *, lock: bool = False) -> 
 
 def apply_roster_surveys(
     enterprises, campaign, actor, *, roster_import, surveyed_on: datetime.date, reason: str = ""
-) -> list[Survey]:
+) -> list[int]:
     """Record what plan_roster_surveys planned (in the same transaction; the enterprises saved by now): one survey
     per enterprise dated `surveyed_on`, naming the import, with its history row (the quarterly report counts
-    surveys from the history). Batched like the rest of the import."""
-    from core.bulk import insert_history, insert_rows
+    surveys from the history). Rows that differ only in their enterprise: written without a model instance each
+    (core.bulk.insert_uniform_rows), in batches like the rest of the import. Returns the new surveys' ids."""
+    from core.bulk import insert_uniform_rows
 
     user = actor if getattr(actor, "pk", None) else None
-    surveys = [
-        Survey(
-            enterprise=enterprise,
-            campaign=campaign,
-            surveyed_on=surveyed_on,
-            recorded_by=user,
-            source=SurveySource.ROSTER_IMPORT,
-            roster_import=roster_import,
-        )
-        for enterprise in enterprises
-    ]
-    insert_rows(Survey, surveys)
-    insert_history(Survey, surveys, user=user, reason=reason, history_type="+")
-    return surveys
+    return insert_uniform_rows(
+        Survey,
+        "enterprise_id",
+        [enterprise.pk for enterprise in enterprises],
+        {
+            "campaign_id": campaign.pk,
+            "surveyed_on": surveyed_on,
+            "recorded_by_id": user.pk if user else None,
+            "source": SurveySource.ROSTER_IMPORT,
+            "roster_import_id": roster_import.pk,
+        },
+        user=user,
+        reason=reason,
+    )
 
 
 def refresh_enterprise_references(sender, enterprise_ids, **kwargs) -> None:

@@ -85,6 +85,20 @@ def test_an_import_records_every_created_or_matched_enterprise_as_surveyed(users
         assert survey.items.count() == 0
         history = survey.history.get()
         assert (history.history_type, history.history_user, history.history_change_reason) == ("+", user, record.reason)
+        # The history row holds the survey as written (the report reads surveys from the history).
+        assert (history.id, history.enterprise_id, history.campaign_id, history.surveyed_on, history.source) == (
+            survey.pk,
+            survey.enterprise_id,
+            campaign.pk,
+            today,
+            SurveySource.ROSTER_IMPORT,
+        )
+        assert (history.roster_import_id, history.recorded_by_id, history.created_at) == (
+            record.pk,
+            user.pk,
+            survey.created_at,
+        )
+        assert survey.updated_at == survey.created_at and (survey.surveyed_by, survey.note) == ("", "")
     # The survey of the eight requirements stays as it was; the row in error is not surveyed; other campaigns untouched.
     earlier.refresh_from_db()
     assert (earlier.source, earlier.surveyed_on, earlier.roster_import) == (
