@@ -173,12 +173,14 @@ for _role in (Role.CITY, Role.COUNTY, Role.TOWNSHIP, Role.REVIEWER, Role.SUPERVI
 #: What a write-enabled API client may do (the API resources that accept writes call these services).
 #: Besides enterprises: pre-review opinions (the client's service user must belong to a pre-review department),
 #: task progress with evidence (MANAGE_TASKS also covers the stop order and requesting acceptance), findings
-#: and surveys (摸排) with their eight access requirements.
+#: and surveys (摸排) with their eight access requirements, and a township's proposal of a classification (a
+#: township system sending its roster's proposals, incomplete ones included, like the roster import).
 #: Requesting a quarterly supervision report creates a record (it is built by the worker), so only write clients
 #: may, for a city or county inside their region. Submitting, approving and accepting stay with the offices' staff.
 API_WRITE_CAPABILITIES = {
     Capability.API_WRITE,
     Capability.CHANGE_ENTERPRISE,
+    Capability.PROPOSE_CLASSIFICATION,
     Capability.GIVE_OPINION,
     Capability.MANAGE_TASKS,
     Capability.MANAGE_FINDINGS,

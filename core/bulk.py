@@ -12,7 +12,7 @@ import itertools
 import sqlite3
 
 from django.db import connections, router
-from django.db.models import AutoField, BigAutoField, SmallAutoField
+from django.db.models import AutoField, BigAutoField, DateTimeField, SmallAutoField
 from django.utils import timezone
 from simple_history.utils import get_history_model_for_model
 
@@ -139,3 +139,64 @@ def insert_history(model, objs: list, *, user=None, reason: str = "", history_ty
     if m2m_fields:
         record_m2m_history(model, dict(zip((obj.pk for obj in objs), ids, strict=True)))
     return ids if returning else []
+
+
+def _auto_now_value(field, now):
+    return now if isinstance(field, DateTimeField) else timezone.localdate(now)
+
+
+def insert_uniform_rows(model, key: str, keys: list, values: dict, *, user=None, reason: str = "") -> list:
+    """INSERT one row per item of `keys` into `model` and its "+" history row, rows that differ only in the
+    column `key` (an attname): every other column takes `values[attname]`, else its default, auto_now fields
+    the moment of the call. Each constant is converted once, no model instance is made: what insert_rows plus
+    insert_history would write for such rows, at a fraction of the cost. Returns the new primary keys in order."""
+    if not keys:
+        return []
+    now = timezone.now()
+    connection = connections[router.db_for_write(model)]
+    fields = [f for f in model._meta.concrete_fields if not isinstance(f, _AUTO_FIELDS)]
+    constants = {}
+    for field in fields:
+        if field.attname == key:
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = _auto_now_value(field, now)
+        else:
+            value = values[field.attname] if field.attname in values else field.get_default()
+        convert = _converter(field, connection)
+        constants[field.attname] = convert(value) if convert else value
+    position = [f.attname for f in fields].index(key)
+    template = [constants.get(f.attname) for f in fields]
+
+    def rows():
+        for item in keys:
+            row = list(template)
+            row[position] = item
+            yield row
+
+    ids = _execute(model, connection, fields, rows(), returning=True)
+
+    history_model = get_history_model_for_model(model)
+    history_connection = connections[router.db_for_write(history_model)]
+    by_name = {f.name: f for f in history_model._meta.concrete_fields}
+    tracked = [by_name[f.name] for f in history_model.tracked_fields]
+    extra = [by_name[name] for name in ("history_date", "history_change_reason", "history_type", "history_user")]
+    pk_name = model._meta.pk.attname
+    fixed = [
+        extra[0].get_db_prep_save(now, history_connection),
+        reason or None,
+        "+",
+        user.pk if getattr(user, "pk", None) else None,
+    ]
+    history_template = [None if f.attname in (pk_name, key) else constants.get(f.attname) for f in tracked] + fixed
+    pk_position = [f.attname for f in tracked].index(pk_name)
+    key_position = [f.attname for f in tracked].index(key)
+
+    def history_rows():
+        for new_id, item in zip(ids, keys, strict=True):
+            row = list(history_template)
+            row[pk_position], row[key_position] = new_id, item
+            yield row
+
+    _execute(history_model, history_connection, tracked + extra, history_rows(), returning=False)
+    return ids

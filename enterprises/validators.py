@@ -12,12 +12,20 @@ USCC_LENGTH = 18
 USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
 
 
+#: Unicode categories of characters nobody sees: format characters (zero-width space and joiners, the byte-order
+#: mark, direction marks, soft hyphen) and control characters. Copied from web pages and chat messages into Excel,
+#: they would make a correct code fail its check.
+INVISIBLE_CATEGORIES = ("Cf", "Cc")
+
+
 def normalize_uscc(value) -> str:
-    """Full-width to half-width, every kind of space removed, upper case."""
+    """Full-width to half-width, every kind of space and invisible character removed, upper case."""
     if value is None:
         return ""
     text = unicodedata.normalize("NFKC", str(value))
-    return "".join(text.split()).upper()
+    return "".join(
+        ch for ch in text if not ch.isspace() and unicodedata.category(ch) not in INVISIBLE_CATEGORIES
+    ).upper()
 
 
 def uscc_check_character(first17: str) -> str:

@@ -81,6 +81,12 @@ class RosterImport(models.Model):
     findings_count = models.PositiveIntegerField(_("new findings"), default=0)
     #: [{"row": n, "column": "header as written", "message": "..."}], in row order.
     errors = models.JSONField(_("errors"), default=list, blank=True)
+    #: Rows imported with something still missing (a proposal without its destination park, absorbing enterprise
+    #: or reason for exclusion: needed before the county submits); same shape as errors. Never block a commit.
+    warnings = models.JSONField(_("warnings"), default=list, blank=True)
+    warning_row_count = models.PositiveIntegerField(_("rows with warnings"), default=0)
+    #: Enterprises the import records as surveyed (摸排) in its campaign: those without a survey there yet.
+    surveyed_count = models.PositiveIntegerField(_("recorded as surveyed"), default=0)
     #: Hash of the previewed changes: a commit that finds the same plan keeps the preview's row records.
     plan_digest = models.CharField(max_length=64, blank=True, editable=False)
 
@@ -121,7 +127,8 @@ class RosterImportRowQuerySet(RegionScopedQuerySet):
 
 
 class RosterImportRow(models.Model):
-    """A row of the roster that creates, changes or fails (unchanged and skipped rows are only counted)."""
+    """A row of the roster that creates, changes, fails or has warnings (other unchanged rows and skipped rows
+    are only counted)."""
 
     roster_import = models.ForeignKey(
         RosterImport, verbose_name=_("roster import"), on_delete=models.CASCADE, related_name="rows"
@@ -134,13 +141,24 @@ class RosterImportRow(models.Model):
     changes = models.JSONField(_("changes"), default=list, blank=True)
     #: [{"column": "header as written", "message": "..."}]
     errors = models.JSONField(_("errors"), default=list, blank=True)
+    #: [{"column": "header as written", "message": "..."}]: imported, but needed before the county submits.
+    warnings = models.JSONField(_("warnings"), default=list, blank=True)
+    has_warnings = models.BooleanField(_("has warnings"), default=False)
     new_findings = models.PositiveSmallIntegerField(_("new findings"), default=0)
 
     objects = RosterImportRowQuerySet.as_manager()
 
     class Meta:
         ordering = ["roster_import", "row_number"]
-        indexes = [models.Index(fields=["roster_import", "action", "row_number"], name="import_row_action")]
+        indexes = [
+            models.Index(fields=["roster_import", "action", "row_number"], name="import_row_action"),
+            # The preview's Warnings tab.
+            models.Index(
+                fields=["roster_import", "row_number"],
+                condition=models.Q(has_warnings=True),
+                name="import_row_warnings",
+            ),
+        ]
         verbose_name = _("import row")
         verbose_name_plural = _("import rows")
 

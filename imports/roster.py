@@ -22,11 +22,11 @@ from openpyxl import load_workbook
 from openpyxl.utils.datetime import from_excel
 
 from enterprises.choices import EnterpriseKind, EnterpriseSize, OperatingStatus
-from enterprises.validators import normalize_uscc, validate_uscc
-from rectification.choices import Category
+from enterprises.validators import INVISIBLE_CATEGORIES, normalize_uscc, validate_uscc
+from rectification.choices import CATEGORY_WORDS, category_from_word, category_words_listing
 
 #: Raised whenever the reading rules change: a roster parsed by an older version is read again.
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 
 #: The header must be found within this many rows from the top (title and 填报单位 lines come first).
 HEADER_SEARCH_ROWS = 10
@@ -39,10 +39,14 @@ class RosterUnreadable(Exception):
 
 
 def normalise_text(value) -> str:
-    """Full-width to half-width (NFKC), every kind of space removed."""
+    """Full-width to half-width (NFKC), every kind of space and invisible character removed."""
     if value is None:
         return ""
-    return "".join(unicodedata.normalize("NFKC", str(value)).split())
+    return "".join(
+        ch
+        for ch in unicodedata.normalize("NFKC", str(value))
+        if not ch.isspace() and unicodedata.category(ch) not in INVISIBLE_CATEGORIES
+    )
 
 
 def clean_text(value) -> str:
@@ -125,25 +129,9 @@ STATUS_VALUES = {
     "已关闭": OperatingStatus.CLOSED,
     "注销": OperatingStatus.DEREGISTERED,
 }
-CATEGORY_VALUES = {
-    "关停": Category.SHUTDOWN,
-    "关闭": Category.SHUTDOWN,
-    "关停取缔": Category.SHUTDOWN,
-    "清理取缔": Category.SHUTDOWN,
-    "拟关闭": Category.SHUTDOWN,
-    "转移": Category.RELOCATE,
-    "搬迁入园": Category.RELOCATE,
-    "整合搬迁": Category.RELOCATE,
-    "拟转移": Category.RELOCATE,
-    "升级": Category.UPGRADE,
-    "改造提升": Category.UPGRADE,
-    "原地提升": Category.UPGRADE,
-    "重组": Category.RESTRUCTURE,
-    "兼并重组": Category.RESTRUCTURE,
-    "剔除": Category.EXCLUDED,
-    "待定": Category.UNDECIDED,
-}
-#: A park cell meaning "outside any park" (an empty cell means the same).
+#: The category words (rectification.choices owns them; a leading 拟/建议/计划 and brackets are ignored).
+CATEGORY_VALUES = CATEGORY_WORDS
+#: A park cell meaning "outside any park" (an empty cell keeps the park on record, like every empty cell).
 OUTSIDE_PARK_VALUES = {"园区外", "无", "否", "/", "-", "—"}
 #: The first cell of a closing totals row.
 TOTAL_PREFIXES = ("合计", "总计", "小计")
@@ -152,22 +140,53 @@ CODED_VALUES = {
     "kind": KIND_VALUES,
     "size": SIZE_VALUES,
     "status": STATUS_VALUES,
-    "category": CATEGORY_VALUES,
 }
 
 
 # --- Values --------------------------------------------------------------------------------
 
-_DATE_FULL = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
-_DATE_MONTH = re.compile(r"^(\d{4})[-/.年](\d{1,2})月?(底|末)?$")
-_DATE_YEAR_END = re.compile(r"^(\d{4})年?(底|末|年底|年末)$")
+_YEAR = r"(\d{4}|\d{2})"
+#: 2021-06-30, 2021/6/30, 2021.6.30, 2021年6月30日, 21年6月30日, 21.6.30, 2021年6月30号, "2021-06-30 00:00:00".
+_DATE_FULL = re.compile(_YEAR + r"[-/.年](\d{1,2})[-/.月](\d{1,2})[日号]?(?:T?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+#: 2021年6月, 2021年6月底, 2021年6月末, 2021-6, 21年6月底 (the last day of the month; a two-digit year needs 年).
+_DATE_MONTH = re.compile(r"(?:(\d{4})[-/.年]|(\d{2})年)(\d{1,2})月?份?(?:底|末)?$")
+#: 2021年底, 2021年末, 2021年年底, 21年底 (31 December).
+_DATE_YEAR_END = re.compile(_YEAR + r"年?(?:年底|年末|底|末)$")
+#: 2021年上半年 (30 June), 2021年下半年 (31 December).
+_DATE_HALF = re.compile(_YEAR + r"年?(上|下)半年(?:底|末)?$")
+#: 2021年第二季度, 2021年二季度, 2021年第2季度, 2021Q2 (the quarter's last day).
+_DATE_QUARTER = re.compile(_YEAR + r"年?(?:第?([一二三四1-4])季度|[Qq]([1-4]))(?:底|末)?$")
+_QUARTER_NUMBERS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+#: Dates written without a year (6月30日前, 年底前, 下半年, 6/30): refused with a request for the year.
+_DATE_WITHOUT_YEAR = re.compile(
+    r"(?:\d{1,2}月(?:\d{1,2}[日号]?|份|底|末)?|\d{1,2}[-/.]\d{1,2}|年底|年末|年内|月底|月末|底|"
+    r"[上下]半年|第?[一二三四1-4]季度(?:底|末)?)$"
+)
+#: Words after a deadline that do not change it: 2021年6月底前, 2021年底之前, 2021年6月30日以前完成.
+_DEADLINE_SUFFIXES = ("之前", "以前", "前", "完成")
 #: Excel serial numbers of plausible dates (1954 … 2118).
 _SERIAL_RANGE = (20000, 80000)
 
 
+class DateWithoutYear(ValueError):
+    """A date written without its year (6月30日前, 年底前): the officer must say which year."""
+
+
+def _full_year(text: str) -> int:
+    year = int(text)
+    return 2000 + year if len(text) == 2 else year
+
+
+def _month_end(year: int, month: int) -> datetime.date:
+    return datetime.date(year, month, calendar.monthrange(year, month)[1])
+
+
 def parse_date(value) -> datetime.date:
-    """An Excel date, an Excel serial number, or text: 2021-06-30, 2021/6/30, 2021.6.30, 2021年6月30日,
-    2021年6月 (last day of the month), 2021年底 (31 December). Raises ValueError with the reason."""
+    """An Excel date, an Excel serial number, or text as officers write deadlines: 2021-06-30, 2021/6/30,
+    2021.6.30, 2021年6月30日 (or 号), "2021-06-30 00:00:00", 2021年6月 / 2021年6月底 (the month's last day),
+    2021年底 (31 December), 2021年上半年 / 下半年 (30 June / 31 December), 2021年第二季度 / 2021年二季度 (the
+    quarter's last day); two-digit years (21年6月30日, 21.6.30) are 20xx; a trailing 前/之前/以前/完成 and a trailing
+    full stop are ignored. Raises DateWithoutYear for a date with no year, ValueError for anything else."""
     if isinstance(value, datetime.datetime):
         return value.date()
     if isinstance(value, datetime.date):
@@ -176,19 +195,34 @@ def parse_date(value) -> datetime.date:
         if _SERIAL_RANGE[0] <= value <= _SERIAL_RANGE[1]:
             return from_excel(value).date()
         raise ValueError
-    text = normalise_text(value)
+    text = normalise_text(value).rstrip(".。")
+    stripped = True
+    while stripped:
+        stripped = False
+        for suffix in _DEADLINE_SUFFIXES:
+            if text.endswith(suffix) and len(text) > len(suffix):
+                text, stripped = text[: -len(suffix)].rstrip(".。"), True
     if text.isdigit() and _SERIAL_RANGE[0] <= int(text) <= _SERIAL_RANGE[1]:
         return from_excel(int(text)).date()
     match = _DATE_FULL.match(text)
     if match:
-        return datetime.date(int(match[1]), int(match[2]), int(match[3]))
+        return datetime.date(_full_year(match[1]), int(match[2]), int(match[3]))
     match = _DATE_MONTH.match(text)
     if match:
-        year, month = int(match[1]), int(match[2])
-        return datetime.date(year, month, calendar.monthrange(year, month)[1])
+        return _month_end(_full_year(match[1] or match[2]), int(match[3]))
     match = _DATE_YEAR_END.match(text)
     if match:
-        return datetime.date(int(match[1]), 12, 31)
+        return datetime.date(_full_year(match[1]), 12, 31)
+    match = _DATE_HALF.match(text)
+    if match:
+        year = _full_year(match[1])
+        return datetime.date(year, 6, 30) if match[2] == "上" else datetime.date(year, 12, 31)
+    match = _DATE_QUARTER.match(text)
+    if match:
+        quarter = _QUARTER_NUMBERS[match[2] or match[3]]
+        return _month_end(_full_year(match[1]), quarter * 3)
+    if _DATE_WITHOUT_YEAR.match(text):
+        raise DateWithoutYear
     raise ValueError
 
 
@@ -431,10 +465,22 @@ def convert_row(number: int, cells, indexes: dict, headers: dict) -> RosterRow:
         return value
 
     raw_code = cell("uscc")
+    if isinstance(raw_code, float) and raw_code.is_integer():
+        raw_code = int(raw_code)
     code = normalize_uscc(raw_code)
     values["uscc"] = code
     if not code:
         row.error(headers["uscc"], _("The unified social credit code is missing; enter the 18-character code."))
+    elif isinstance(raw_code, (int, float)) and not isinstance(raw_code, bool):
+        # Excel keeps 15 significant digits of a number and drops letters and leading zeros: the code is lost.
+        row.error(
+            headers["uscc"],
+            _(
+                "This cell holds a number (%(value)s), so Excel dropped characters of the credit code: format the "
+                "column as text and type the code again."
+            )
+            % {"value": code},
+        )
     else:
         try:
             validate_uscc(code)
@@ -496,9 +542,26 @@ def convert_row(number: int, cells, indexes: dict, headers: dict) -> RosterRow:
                 % {"value": clean_text(raw), "choices": "、".join(choices)},
             )
 
-    if "park" in indexes:
+    if "category" in indexes and cell("category") is not None:
+        raw = cell("category")
+        category = category_from_word(raw)
+        if category is not None:
+            values["category"] = category
+        else:
+            row.error(
+                headers["category"],
+                _(
+                    "“%(value)s” is not a category word. Write one of these (a leading 拟, 建议 or 计划 and brackets "
+                    "are ignored): %(words)s."
+                )
+                % {"value": clean_text(raw), "words": category_words_listing()},
+            )
+
+    # An empty park cell keeps the park on record (like every empty cell); 园区外 or 无 means outside any park.
+    if "park" in indexes and cell("park") is not None:
         park = normalise_text(cell("park"))
-        values["park"] = "" if park in OUTSIDE_PARK_VALUES else park
+        if park:
+            values["park"] = "" if park in OUTSIDE_PARK_VALUES else park
     for name_ in ("destination_park", "absorbing_enterprise"):
         if name_ in indexes and cell(name_) is not None:
             values[name_] = normalise_text(cell(name_))
@@ -523,10 +586,21 @@ def convert_row(number: int, cells, indexes: dict, headers: dict) -> RosterRow:
     if "deadline" in indexes and cell("deadline") is not None:
         try:
             values["deadline"] = parse_date(cell("deadline"))
+        except DateWithoutYear:
+            row.error(
+                headers["deadline"],
+                _(
+                    "“%(value)s” is not a date: the year is missing. Write it with the year, e.g. 2021年6月30日前 or 2021年底前."
+                )
+                % {"value": clean_text(cell("deadline"))},
+            )
         except (ValueError, OverflowError):
             row.error(
                 headers["deadline"],
-                _("“%(value)s” is not a date: write e.g. 2021-06-30, 2021/6/30, 2021年6月30日, 2021年6月 or 2021年底.")
+                _(
+                    "“%(value)s” is not a date: write e.g. 2021-06-30, 2021/6/30, 2021年6月30日, 2021年6月底前, "
+                    "2021年下半年, 2021年第二季度 or 2021年底."
+                )
                 % {"value": clean_text(cell("deadline"))},
             )
     return row

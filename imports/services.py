@@ -357,6 +357,8 @@ class RowPlan:
     proposal_details: dict | None = None
     proposal_plan: object = None
     findings: list = field(default_factory=list)
+    #: RowErrors that do not block: imported, but something is needed before the county submits.
+    warnings: list = field(default_factory=list)
 
     @property
     def number(self) -> int:
@@ -371,6 +373,8 @@ class RowPlan:
 class ImportPlan:
     roster: Roster
     rows: list
+    #: Enterprises (of rows not in error) to record as surveyed in the campaign: none there yet.
+    surveys: list = field(default_factory=list)
 
     def count(self, action: str) -> int:
         return sum(1 for plan in self.rows if plan.action == action)
@@ -378,6 +382,15 @@ class ImportPlan:
     @property
     def errors(self) -> list:
         return [error for plan in self.rows for error in plan.errors]
+
+    @property
+    def warnings(self) -> list:
+        """Warnings of the rows that are imported (a row in error is not: its errors say what to do)."""
+        return [warning for plan in self.rows if plan.action != RowAction.ERROR for warning in plan.warnings]
+
+    @property
+    def warning_rows(self) -> int:
+        return sum(1 for plan in self.rows if plan.action != RowAction.ERROR and plan.warnings)
 
     @property
     def new_findings(self) -> int:
@@ -507,6 +520,11 @@ def build_plan(roster: Roster, user, campaign: Campaign, *, lock: bool = False, 
             for name, messages in outcome.errors.items():
                 for message in messages:
                     plan.row.error(_column(roster, name or "category", "category"), message)
+            for name, messages in outcome.warnings.items():
+                for message in messages:
+                    # The detail's own column when the file has it, else the category's.
+                    column = _column(roster, name, "category")
+                    plan.warnings.append(roster_module.RowError(plan.number, column, message))
     if progress:
         progress(3, 4)
 
@@ -537,9 +555,17 @@ def build_plan(roster: Roster, user, campaign: Campaign, *, lock: bool = False, 
 
     for plan in plans:
         _decide(plan)
+
+    # A roster is a survey (摸排) result: every enterprise it creates or matches counts as surveyed.
+    surveys = inspection_services.plan_roster_surveys(
+        [plan.enterprise_plan.enterprise for plan in plans if plan.action != RowAction.ERROR],
+        campaign,
+        user,
+        lock=lock,
+    )
     if progress:
         progress(4, 4)
-    return ImportPlan(roster=roster, rows=plans)
+    return ImportPlan(roster=roster, rows=plans, surveys=surveys)
 
 
 def _decide(plan: RowPlan) -> None:
@@ -592,7 +618,12 @@ def _digest(plan: ImportPlan) -> str:
     """A fingerprint of what the plan does, row by row (the commit keeps the preview's row records when equal)."""
     digest = hashlib.sha256()
     for row in plan.rows:
-        parts = [row.number, row.action, [[e.column, e.message] for e in row.errors]]
+        parts = [
+            row.number,
+            row.action,
+            [[e.column, e.message] for e in row.errors],
+            [[w.column, w.message] for w in row.warnings],
+        ]
         if row.action != RowAction.ERROR:
             parts.append(sorted((name, str(new)) for name, (_old, new) in row.enterprise_plan.changes.items()))
             if row.proposal_plan is not None:
@@ -616,6 +647,9 @@ def _record_plan(record: RosterImport, plan: ImportPlan, *, keep_rows: bool = Fa
     record.error_row_count = plan.count(RowAction.ERROR)
     record.findings_count = plan.new_findings
     record.errors = [error.as_dict() for error in plan.errors]
+    record.warnings = [warning.as_dict() for warning in plan.warnings]
+    record.warning_row_count = plan.warning_rows
+    record.surveyed_count = len(plan.surveys)
     digest = _digest(plan)
     if keep_rows and digest == record.plan_digest:
         return
@@ -624,9 +658,10 @@ def _record_plan(record: RosterImport, plan: ImportPlan, *, keep_rows: bool = Fa
     labels = Labels()
     batch = []
     for row in plan.rows:
-        if row.action not in (RowAction.CREATE, RowAction.UPDATE, RowAction.ERROR):
-            continue
         error = row.action == RowAction.ERROR
+        warnings = [] if error else [{"column": w.column, "message": w.message} for w in row.warnings]
+        if row.action not in (RowAction.CREATE, RowAction.UPDATE, RowAction.ERROR) and not warnings:
+            continue
         batch.append(
             RosterImportRow(
                 roster_import=record,
@@ -634,8 +669,10 @@ def _record_plan(record: RosterImport, plan: ImportPlan, *, keep_rows: bool = Fa
                 action=row.action,
                 uscc=(row.row.values.get("uscc") or "")[:40],
                 name=(row.row.values.get("name") or "")[:200],
-                changes=[] if error else _display_changes(row, labels),
+                changes=[] if error or row.action == RowAction.UNCHANGED else _display_changes(row, labels),
                 errors=[{"column": e.column, "message": e.message} for e in row.errors],
+                warnings=warnings,
+                has_warnings=bool(warnings),
                 new_findings=0 if error else len(row.findings),
             )
         )
@@ -675,7 +712,8 @@ def _keep_parsed(record: RosterImport, roster: Roster) -> None:
 def preview(record: RosterImport, user, *, live: bool = False) -> RosterImport:
     """Read the file and record what importing it would do; nothing in the register is written.
 
-    An unreadable file leaves the import "failed" with the reason in `message`.
+    An unreadable file, or a campaign closed since the upload, leaves the import "failed" with the reason in
+    `message`.
     """
     progress = Progress(record, live=live)
     try:
@@ -691,6 +729,9 @@ def preview(record: RosterImport, user, *, live: bool = False) -> RosterImport:
             _record_plan(record, plan)
             record.status, record.message, record.progress = ImportStatus.PREVIEWED, "", 100
             record.save()
+    except ValidationError as error:  # the campaign takes no more proposals or surveys (closed meanwhile)
+        record.status, record.message, record.progress = ImportStatus.FAILED, " ".join(error.messages), 100
+        record.save(update_fields=["status", "message", "progress", "updated_at"])
     finally:
         _close_progress_connection()
     return record
@@ -827,6 +868,15 @@ def _write(plan: ImportPlan, record: RosterImport, user, progress: Progress) -> 
     findings = [(item, []) for row in valid for item in row.findings]
     if findings:
         inspection_services.apply_findings(findings, user, reason=reason)
+    if plan.surveys:
+        inspection_services.apply_roster_surveys(
+            plan.surveys,
+            record.campaign,
+            user,
+            roster_import=record,
+            surveyed_on=timezone.localdate(),
+            reason=reason,
+        )
     progress(99)
 
 

@@ -18,8 +18,13 @@ from . import services, tasks, workbooks
 from .forms import CommitForm, UploadForm
 from .models import RosterImport, RowAction
 
-#: Preview tabs: the row records each lists.
-TABS = {"new": RowAction.CREATE, "changed": RowAction.UPDATE, "errors": RowAction.ERROR}
+#: Preview tabs: the row records each lists (rows with warnings are imported: they keep their own action).
+TABS = {
+    "new": {"action": RowAction.CREATE},
+    "changed": {"action": RowAction.UPDATE},
+    "warnings": {"has_warnings": True},
+    "errors": {"action": RowAction.ERROR},
+}
 
 
 def _visible_import(request, pk) -> RosterImport:
@@ -80,7 +85,7 @@ def import_detail(request, pk):
     record = _visible_import(request, pk)
     default_tab = "errors" if record.error_row_count else ("new" if record.created_count else "changed")
     tab = request.GET.get("tab") if request.GET.get("tab") in TABS else default_tab
-    rows = record.rows.filter(action=TABS[tab]).order_by("row_number")
+    rows = record.rows.filter(**TABS[tab]).order_by("row_number")
     page = paginate(request, rows)
     why_not = services.why_not_commit(record, request.user)
     return render(
@@ -92,6 +97,7 @@ def import_detail(request, pk):
             "tab_counts": {
                 "new": record.created_count,
                 "changed": record.updated_count,
+                "warnings": record.warning_row_count,
                 "errors": record.error_row_count,
             },
             "page_obj": page,

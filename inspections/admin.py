@@ -53,8 +53,8 @@ class SurveyItemInline(ReadOnlyInline, admin.TabularInline):
 
 @admin.register(Survey)
 class SurveyAdmin(ReadOnlyAdminMixin, RegionScopedHistoryAdmin):
-    list_display = ["enterprise", "township", "campaign", "surveyed_on", "surveyed_by", "recorded_by"]
-    list_filter = ["campaign"]
+    list_display = ["enterprise", "township", "campaign", "surveyed_on", "source", "surveyed_by", "recorded_by"]
+    list_filter = ["campaign", "source"]
     list_select_related = ["enterprise__township", "campaign", "recorded_by"]
     search_fields = ["=enterprise__uscc", "enterprise__name"]
     date_hierarchy = "surveyed_on"

@@ -17,6 +17,16 @@ class AccessArea(models.TextChoices):
     BUSINESS_REGISTRATION = "business_registration", _("Business registration")
 
 
+class SurveySource(models.TextChoices):
+    """How a survey (摸排) came into the register."""
+
+    #: Recorded in the browser (or the API) against the eight access requirements: the full record.
+    BROWSER = "browser", _("Survey of the eight access requirements")
+    #: A township's roster is its survey result: its enterprises count as surveyed from the import's date. A survey
+    #: of the eight requirements recorded later supersedes it (the same record, upgraded).
+    ROSTER_IMPORT = "roster_import", _("Roster import")
+
+
 class InspectionKind(models.TextChoices):
     DAILY = "daily", _("Daily inspection")
     QUARTERLY_JOINT = "quarterly_joint", _("Quarterly joint supervision")

@@ -20,6 +20,7 @@ from .choices import (
     InspectionResult,
     InspectionStatus,
     Severity,
+    SurveySource,
 )
 
 
@@ -96,6 +97,19 @@ class Survey(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    source = models.CharField(
+        _("recorded through"), max_length=16, choices=SurveySource.choices, default=SurveySource.BROWSER
+    )
+    #: The roster import that first recorded the enterprise as surveyed (kept when a survey of the eight
+    #: requirements supersedes it). A string reference: imports depends on inspections, not the reverse.
+    roster_import = models.ForeignKey(
+        "imports.RosterImport",
+        verbose_name=_("roster import"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="surveys",
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
@@ -110,6 +124,11 @@ class Survey(models.Model):
 
     def __str__(self):
         return f"{self.enterprise} · {self.campaign}"
+
+    @property
+    def from_roster_import(self) -> bool:
+        """Recorded by a roster import only: counted as surveyed, the eight requirements not recorded yet."""
+        return self.source == SurveySource.ROSTER_IMPORT
 
 
 class SurveyItemQuerySet(RegionScopedQuerySet):

@@ -44,6 +44,7 @@ from .choices import (
     InspectionResult,
     InspectionStatus,
     Severity,
+    SurveySource,
 )
 from .models import (
     AcceptanceCheckItem,
@@ -137,13 +138,22 @@ def save_survey(
     cleaned = _clean_survey_items(items)
 
     survey = Survey.objects.select_for_update().filter(enterprise=enterprise, campaign=campaign).first()
-    data = {"surveyed_on": surveyed_on, "note": note.strip(), "surveyed_by": surveyed_by.strip()}
+    data = {
+        "surveyed_on": surveyed_on,
+        "note": note.strip(),
+        "surveyed_by": surveyed_by.strip(),
+        "source": SurveySource.BROWSER,
+    }
     survey_saved = True
     if survey is None:
         survey = Survey(enterprise=enterprise, campaign=campaign, recorded_by=actor, **data)
         save_tracked(survey, actor=actor)
         previous = {}
     else:
+        if survey.source == SurveySource.ROSTER_IMPORT:
+            # The eight requirements recorded supersede the roster's "surveyed": the same record, upgraded (the
+            # import it came from stays named); its recorder is now the person who surveyed.
+            data["recorded_by"] = actor if getattr(actor, "pk", None) else survey.recorded_by
         survey_saved = apply_changes(survey, data)
         if survey_saved:
             save_tracked(survey, actor=actor)
@@ -1114,6 +1124,64 @@ def apply_findings(planned: list[tuple[FindingItem, list[str]]], actor, reason: 
     insert_rows(Finding, findings)
     insert_history(Finding, findings, user=user, reason=reason, history_type="+")
     return findings
+
+
+# --- A roster import is a survey result ---------------------------------------------------------
+
+SURVEY_BATCH_SIZE = 1000
+
+
+def plan_roster_surveys(enterprises, campaign, actor, *, lock: bool = False) -> list[Enterprise]:
+    """The enterprises of a roster import to record as surveyed (摸排) in `campaign`: those without a survey
+    there yet (each once). A roster is the township's survey result, so every enterprise it creates or matches
+    counts as surveyed from the import's date; an existing survey, imported or of the eight requirements, is
+    left as it is. New (unsaved) enterprises have none. A fixed number of queries per SURVEY_BATCH_SIZE."""
+    require(actor, Capability.RECORD_SURVEY)
+    if campaign.status == CampaignStatus.CLOSED:
+        raise ValidationError({"campaign": _("The campaign %(campaign)s is closed.") % {"campaign": campaign}})
+    enterprises = list(enterprises)
+    saved_ids = sorted({enterprise.pk for enterprise in enterprises if enterprise.pk})
+    surveyed = set()
+    for start in range(0, len(saved_ids), SURVEY_BATCH_SIZE):
+        rows = Survey.objects.filter(campaign=campaign, enterprise_id__in=saved_ids[start : start + SURVEY_BATCH_SIZE])
+        if lock:
+            rows = rows.select_for_update()
+        surveyed.update(rows.values_list("enterprise_id", flat=True))
+    planned, seen = [], set()
+    for enterprise in enterprises:
+        identity = enterprise.pk or id(enterprise)
+        if identity in seen or enterprise.pk in surveyed:
+            continue
+        seen.add(identity)
+        require(actor, Capability.RECORD_SURVEY, enterprise.township)
+        planned.append(enterprise)
+    return planned
+
+
+def apply_roster_surveys(
+    enterprises, campaign, actor, *, roster_import, surveyed_on: datetime.date, reason: str = ""
+) -> list[int]:
+    """Record what plan_roster_surveys planned (in the same transaction; the enterprises saved by now): one survey
+    per enterprise dated `surveyed_on`, naming the import, with its history row (the quarterly report counts
+    surveys from the history). Rows that differ only in their enterprise: written without a model instance each
+    (core.bulk.insert_uniform_rows), in batches like the rest of the import. Returns the new surveys' ids."""
+    from core.bulk import insert_uniform_rows
+
+    user = actor if getattr(actor, "pk", None) else None
+    return insert_uniform_rows(
+        Survey,
+        "enterprise_id",
+        [enterprise.pk for enterprise in enterprises],
+        {
+            "campaign_id": campaign.pk,
+            "surveyed_on": surveyed_on,
+            "recorded_by_id": user.pk if user else None,
+            "source": SurveySource.ROSTER_IMPORT,
+            "roster_import_id": roster_import.pk,
+        },
+        user=user,
+        reason=reason,
+    )
 
 
 def refresh_enterprise_references(sender, enterprise_ids, **kwargs) -> None:

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -27,7 +28,7 @@ from rectification.models import Classification
 from rectification.selectors import campaigns_for, tasks_for
 
 from . import selectors, services
-from .choices import InspectionKind, InspectionResult, InspectionStatus
+from .choices import InspectionKind, InspectionResult, InspectionStatus, SurveySource
 from .filters import FindingFilterSet, InspectionFilterSet
 from .forms import (
     AcceptanceForm,
@@ -48,7 +49,7 @@ from .forms import (
     add_service_error,
     finding_rows,
 )
-from .models import FindingEvidence, Inspection, InspectionAttachment
+from .models import FindingEvidence, Inspection, InspectionAttachment, Survey
 from .services import FindingAction
 
 
@@ -87,16 +88,18 @@ def _target_kwargs(target) -> dict:
 
 
 def _next_enterprise_to_survey(user, enterprise, campaign):
-    """The next enterprise (by name) of the same township still without a survey in the campaign: one query.
+    """The next enterprise (by name) of the same township without a survey of the eight requirements in the
+    campaign (none, or only its roster's): one query.
 
     Deregistered (注销) enterprises no longer exist and are not offered.
     """
+    surveyed = Survey.objects.filter(enterprise=OuterRef("pk"), campaign=campaign, source=SurveySource.BROWSER)
     return (
         Enterprise.objects.visible_to(user)
         .filter(township_id=enterprise.township_id)
         .exclude(pk=enterprise.pk)
         .exclude(status=OperatingStatus.DEREGISTERED)
-        .exclude(surveys__campaign=campaign)
+        .exclude(Exists(surveyed))
         .order_by("name", "id")
         .first()
     )
@@ -124,7 +127,7 @@ def survey_edit(request, enterprise_pk, campaign_pk):
     campaign = get_object_or_404(campaigns_for(user), pk=campaign_pk)
     existing = selectors.survey_for_form(user, enterprise, campaign)
     initial = {}
-    if existing.survey is not None:
+    if existing.survey is not None and not existing.survey.from_roster_import:  # a roster's date is not a visit's
         initial = {
             "surveyed_on": existing.survey.surveyed_on,
             "surveyed_by": existing.survey.surveyed_by,

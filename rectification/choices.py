@@ -1,3 +1,5 @@
+import unicodedata
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -161,3 +163,85 @@ SHUTDOWN_CHECKLIST = STANDARD_TASKS[Category.SHUTDOWN][:5]
 
 #: A shutdown's expert acceptance is due this many months after the stop order; later → 五彻底.
 SHUTDOWN_ACCEPTANCE_MONTHS = 1
+
+
+# --- Category words ----------------------------------------------------------------------------
+
+#: Every word the seeds and the townships' rosters use for a category, as compared by category_key()
+#: (a leading 拟/建议/计划 and brackets are ignored: 拟关停 = 关停, 关停（取缔） = 关停取缔). The importer, and any
+#: input that takes the category as free text, reads categories through category_from_word().
+CATEGORY_WORDS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "关停",
+            "关闭",
+            "关停取缔",
+            "清理取缔",
+            "取缔",
+            "关停退出",
+            "关闭退出",
+            "关闭淘汰",
+            "淘汰退出",
+            "转停",
+            "转产",
+            "退二进三",
+        ),
+        Category.SHUTDOWN,
+    ),
+    **dict.fromkeys(("转移", "搬迁", "搬迁入园", "整合搬迁", "异地搬迁", "入园"), Category.RELOCATE),
+    **dict.fromkeys(
+        (
+            "升级",
+            "升级改造",
+            "改造提升",
+            "提升改造",
+            "原地提升",
+            "原地整治提升",
+            "原址提升",
+            "就地改造",
+            "整治提升",
+            "整合提升",
+        ),
+        Category.UPGRADE,
+    ),
+    **dict.fromkeys(("重组", "兼并重组", "整合重组", "兼并"), Category.RESTRUCTURE),
+    **dict.fromkeys(("剔除", "不纳入"), Category.EXCLUDED),
+    "待定": Category.UNDECIDED,
+}
+
+#: Prefixes of a proposal (拟关停 "to be shut down", 建议搬迁 "relocation advised", 计划转移 …): ignored.
+CATEGORY_PREFIXES = ("拟", "建议", "计划")
+_CATEGORY_BRACKETS = str.maketrans("", "", "()[]{}<>（）【】〔〕［］｛｝〈〉《》「」『』")
+
+
+def category_key(text) -> str:
+    """A category word as compared: NFKC, no spaces or invisible characters, no brackets, no leading 拟/建议/计划."""
+    if text is None:
+        return ""
+    normal = unicodedata.normalize("NFKC", str(text))
+    key = "".join(ch for ch in normal if not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc"))
+    key = key.translate(_CATEGORY_BRACKETS)
+    stripped = True
+    while stripped and key:
+        stripped = False
+        for prefix in CATEGORY_PREFIXES:
+            if key.startswith(prefix) and len(key) > len(prefix):
+                key, stripped = key[len(prefix) :], True
+    return key
+
+
+def category_from_word(text) -> str | None:
+    """The Category a word written by an officer means (a code such as "shutdown" too), or None."""
+    key = category_key(text)
+    if key in CATEGORY_WORDS:
+        return CATEGORY_WORDS[key]
+    lowered = key.lower()
+    return lowered if lowered in Category.values else None
+
+
+def category_words_listing() -> str:
+    """The accepted words grouped by category, for an error message: 关停：关停、关闭…；转移：…"""
+    groups: dict[str, list[str]] = {}
+    for word, category in CATEGORY_WORDS.items():
+        groups.setdefault(category, []).append(word)
+    return "；".join(f"{words[0]}：{'、'.join(words)}" for words in groups.values())

@@ -19,6 +19,7 @@ from accounts.permissions import Capability, role_can
 from . import services
 from .choices import (
     DECIDED_STATES,
+    OPEN_PROPOSAL_STATES,
     OPEN_TASK_STATUSES,
     CampaignStatus,
     Category,
@@ -246,6 +247,10 @@ class DossierCampaign:
 def decorate_classification(classification: Classification, user, actionable: bool) -> None:
     for step in classification.timeline:
         describe_step(step)
+    # What a still-open proposal lacks before the county submits (a decided one is complete by then).
+    classification.missing = (
+        list(services.missing_details(classification).values()) if classification.state in OPEN_PROPOSAL_STATES else []
+    )
     classification.buttons, classification.other_steps = [], []
     classification.recheck_url = None
     if actionable:

@@ -16,6 +16,7 @@ import mimetypes
 import os
 from calendar import monthrange
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -149,9 +150,13 @@ class Refusal:
 
     message: str
     permission: bool = False
+    #: {field: message} when the refusal is about fields (missing or invalid details): raised keyed by field.
+    fields: dict | None = None
 
     def exception(self):
-        return PermissionDenied(self.message) if self.permission else ValidationError(self.message)
+        if self.permission:
+            return PermissionDenied(self.message)
+        return ValidationError(self.fields) if self.fields else ValidationError(self.message)
 
 
 def _permission_refusal(user, capability: str, region) -> Refusal | None:
@@ -210,11 +215,11 @@ def _extra_refusal(classification: Classification, user, action: str) -> Refusal
                 _("Waiting for the pre-review opinions of: %(departments)s.")
                 % {"departments": _department_names(missing)}
             )
-    if action == StepAction.APPROVE:
+    if action in (StepAction.SUBMIT, StepAction.RESUBMIT, StepAction.FORWARD, StepAction.APPROVE):
         try:
             _check_details(classification)
         except ValidationError as error:
-            return Refusal(" ".join(error.messages))
+            return Refusal(" ".join(error.messages), fields=error.message_dict)
     if action == StepAction.STOP_ORDER and classification.category != Category.SHUTDOWN:
         return Refusal(_("Only a shutdown has a stop order."))
     if action == StepAction.REQUEST_ACCEPTANCE:
@@ -392,35 +397,94 @@ def _normalise_details(category: str, details: dict) -> dict:
     return data
 
 
-def _check_details(classification: Classification) -> None:
-    """The category's own requirements (also checked again at approval: a park may lose its recognition)."""
+#: What a category needs before the county submits it. A township's proposal may lack it (拟转移 before the
+#: destination park is agreed, 拟重组 before the absorbing enterprise is, 剔除 before the written reason is): the
+#: proposal is valid and shows what is missing; submit, resubmit, forward and approval are refused until filled.
+REQUIRED_DETAILS = {
+    Category.RELOCATE: "destination_park",
+    Category.RESTRUCTURE: "absorbing_enterprise",
+    Category.EXCLUDED: "exclusion_reason",
+}
+MISSING_DETAIL_MESSAGES = {
+    "destination_park": gettext_lazy(
+        "The destination park (迁入园区) is needed before the county submits: choose the recognised chemical park "
+        "the enterprise moves to."
+    ),
+    "absorbing_enterprise": gettext_lazy(
+        "The absorbing enterprise (兼并企业) is needed before the county submits: give the credit code or name of "
+        "the enterprise that takes this one over."
+    ),
+    "exclusion_reason": gettext_lazy(
+        "The reason for exclusion (剔除原因) is needed before the county submits: say why the enterprise is not in "
+        "the campaign's scope."
+    ),
+}
+
+
+def missing_details(classification: Classification) -> dict[str, str]:
+    """{field: message} of what the classification's category still needs before the county submits it; empty
+    when complete. Reads only the row's own columns (no query)."""
+    name = REQUIRED_DETAILS.get(classification.category)
+    if name is None:
+        return {}
+    if name == "exclusion_reason":
+        present = bool((classification.exclusion_reason or "").strip())
+    else:
+        present = getattr(classification, f"{name}_id") is not None
+    return {} if present else {name: str(MISSING_DETAIL_MESSAGES[name])}
+
+
+def _check_given_details(classification: Classification) -> None:
+    """The details given are valid (checked at the proposal and again at every later step: a park may lose its
+    recognition); details still missing are not checked here (see missing_details)."""
     errors = {}
     category = classification.category
-    if category == Category.RELOCATE:
+    if category == Category.RELOCATE and classification.destination_park_id is not None:
         park = classification.destination_park
-        if park is None:
-            errors["destination_park"] = _("A relocation needs its destination park.")
-        elif park.recognition_status != RecognitionStatus.RECOGNISED:
+        if park.recognition_status != RecognitionStatus.RECOGNISED:
             errors["destination_park"] = _(
                 "%(park)s is not a recognised chemical park (%(status)s); an enterprise may only relocate to a "
                 "recognised park."
             ) % {"park": park.name, "status": park.get_recognition_status_display()}
         elif park.pk == classification.enterprise.park_id:
             errors["destination_park"] = _("The enterprise is already in %(park)s.") % {"park": park.name}
-    if category == Category.RESTRUCTURE:
-        absorber = classification.absorbing_enterprise
-        if absorber is None:
-            errors["absorbing_enterprise"] = _("A restructuring needs the enterprise that absorbs this one.")
-        elif absorber.pk == classification.enterprise_id:
-            errors["absorbing_enterprise"] = _("An enterprise cannot absorb itself; choose another enterprise.")
-    if category == Category.EXCLUDED and not classification.exclusion_reason:
-        errors["exclusion_reason"] = _("Say why the enterprise is excluded from the campaign.")
-    if classification.deadline and classification.deadline < classification.campaign.starts_on:
-        errors["deadline"] = _("The deadline lies before the campaign starts (%(date)s).") % {
-            "date": classification.campaign.starts_on
-        }
+    absorber_id = classification.absorbing_enterprise_id
+    if category == Category.RESTRUCTURE and absorber_id is not None and absorber_id == classification.enterprise_id:
+        errors["absorbing_enterprise"] = _("An enterprise cannot absorb itself; choose another enterprise.")
+    if classification.deadline:
+        campaign = classification.campaign
+        if classification.deadline < campaign.starts_on:
+            errors["deadline"] = _("The deadline lies before the campaign starts (%(date)s).") % {
+                "date": campaign.starts_on
+            }
+        elif classification.deadline > campaign.ends_on:
+            errors["deadline"] = _(
+                "The deadline %(deadline)s lies after the campaign ends (%(date)s); choose a date by then."
+            ) % {"deadline": classification.deadline, "date": campaign.ends_on}
     if errors:
         raise ValidationError(errors)
+
+
+def _check_complete(classification: Classification) -> None:
+    """Refuse a step beyond the proposal while the category's details are missing, saying what to fill in."""
+    missing = missing_details(classification)
+    if missing:
+        raise ValidationError(
+            {
+                name: _(
+                    "The classification is not complete yet. %(missing)s The township edits its proposal, or the "
+                    "county adjusts it, to fill this in."
+                )
+                % {"missing": message}
+                for name, message in missing.items()
+            }
+        )
+
+
+def _check_details(classification: Classification) -> None:
+    """Everything the category requires, given and valid: the condition of submit, resubmit, forward, approval."""
+    _check_given_details(classification)
+    _check_complete(classification)
 
 
 def _apply_details(classification: Classification, category: str, details: dict) -> dict:
@@ -429,7 +493,7 @@ def _apply_details(classification: Classification, category: str, details: dict)
     data["category"] = category
     before = {name: _plain(getattr(classification, name)) for name in data}
     changed = apply_changes(classification, data)
-    _check_details(classification)
+    _check_given_details(classification)
     classification.full_clean(exclude=["enterprise", "campaign", "replaces", "proposed_by"], validate_unique=False)
     return {name: [before[name], _plain(getattr(classification, name))] for name in changed}
 
@@ -562,8 +626,7 @@ def _complete_review_if_due(classification: Classification) -> None:
 def submit_classification(classification: Classification, actor, comment: str = "") -> Classification:
     """The county submits a township's proposal for pre-review (round 1)."""
     locked = _lock(classification)
-    _ensure(locked, actor, StepAction.SUBMIT)
-    _check_details(locked)
+    _ensure(locked, actor, StepAction.SUBMIT)  # also: the category's details given and valid
     locked.review_round += 1
     _move(locked, actor, StepAction.SUBMIT, S.UNDER_REVIEW, comment=comment)
     _complete_review_if_due(locked)
@@ -628,8 +691,7 @@ def adjust_classification(
 def resubmit_classification(classification: Classification, actor, comment: str = "") -> Classification:
     """The county sends the (adjusted) classification through a new pre-review round."""
     locked = _lock(classification)
-    _ensure(locked, actor, StepAction.RESUBMIT)
-    _check_details(locked)
+    _ensure(locked, actor, StepAction.RESUBMIT)  # also: the category's details given and valid
     locked.review_round += 1
     _move(locked, actor, StepAction.RESUBMIT, S.UNDER_REVIEW, comment=comment)
     _complete_review_if_due(locked)
@@ -641,8 +703,7 @@ def resubmit_classification(classification: Classification, actor, comment: str 
 def forward_to_city(classification: Classification, actor, comment: str = "") -> Classification:
     """The county forwards the reviewed classification to the city for approval."""
     locked = _lock(classification)
-    _ensure(locked, actor, StepAction.FORWARD)
-    _check_details(locked)
+    _ensure(locked, actor, StepAction.FORWARD)  # also: the category's details given and valid
     _move(locked, actor, StepAction.FORWARD, S.PENDING_APPROVAL, comment=comment)
     _sync(classification, locked)
     return locked
@@ -656,8 +717,7 @@ def approve_classification(classification: Classification, actor, comment: str =
     """The city approves. A change request supersedes the decision in force; a four-batch category gets its
     plan with the standard tasks and its rectification starts at once (steps "approved" and "started")."""
     locked = _lock(classification)
-    _ensure(locked, actor, StepAction.APPROVE)
-    _check_details(locked)
+    _ensure(locked, actor, StepAction.APPROVE)  # also: the category's details given and valid
     if locked.replaces_id:
         old = _lock(locked.replaces)
         old.is_current = False
@@ -1504,6 +1564,9 @@ class ProposalPlan:
     changes: dict
     #: field ("" for the classification as a whole) -> [messages]
     errors: dict
+    #: field -> [messages]: what the proposal still lacks before the county submits (missing_details); a proposal
+    #: with warnings is valid and is written.
+    warnings: dict = dataclass_field(default_factory=dict)
 
 
 def _proposal_batches(items):
@@ -1533,7 +1596,7 @@ def _set_details_in_memory(classification: Classification, category: str, detail
     data["category"] = category
     before = {name: _plain(getattr(classification, name)) for name in data}
     changed = apply_changes(classification, data)
-    _check_details(classification)
+    _check_given_details(classification)
     # The fields set here (text lengths, the category's choices, dates); related records are checked above.
     classification.clean_fields(
         exclude=[f.name for f in Classification._meta.concrete_fields if f.name not in data or f.is_relation]
@@ -1610,6 +1673,10 @@ def plan_proposals(items, campaign: Campaign, actor, *, lock: bool = False) -> l
         except ValidationError as error:
             errors = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
             plans.append(ProposalPlan(item.key, ProposalAction.ERROR, target, {}, errors))
+            continue
+        planned = plans[-1]
+        if planned.classification is not None and planned.classification.state == S.PROPOSED:
+            planned.warnings = {name: [message] for name, message in missing_details(planned.classification).items()}
     return plans
 
 

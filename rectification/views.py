@@ -277,6 +277,8 @@ def propose(request, enterprise_pk, campaign_pk):
                 )
             else:
                 messages.success(request, _("Classification of %(name)s proposed.") % {"name": enterprise.name})
+            for message in services.missing_details(result).values():
+                messages.warning(request, message)  # a valid proposal; the county needs it before submitting
             return redirect(_enterprise_anchor(result))
     if edited is not None:
         title = _("Edit the proposal")

@@ -126,6 +126,8 @@ def test_import_list_detail_and_filters(regions, users, campaign, imports):
         "skipped": 1,
         "errors": 2,
         "findings": 5,
+        "warnings": 0,
+        "surveyed": 0,
     }
     assert row["created_by"] == users["town_a1"].username
     assert row["created_at"].startswith("2021-03-01T10:00:00") and row["created_at"].endswith("+08:00")

@@ -16,7 +16,7 @@ from .factories import CampaignFactory, next_uscc
 from .import_support import roster_bytes, row
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-JSON_KEYS = {"rows", "created", "updated", "unchanged", "skipped", "errors", "committed"}
+JSON_KEYS = {"rows", "created", "updated", "unchanged", "skipped", "errors", "warnings", "surveyed", "committed"}
 
 
 @pytest.fixture(autouse=True)

@@ -276,11 +276,13 @@ def test_classification_new_updated_and_beyond_the_proposal(users, regions, camp
     ]
     record = run_preview(user, campaign, rows)
     errors = errors_by_row(record)
-    # A relocation needs its destination park; an exclusion its reason; a decided classification is not changed.
-    assert "destination park" in errors[(4, "四个一批分类")]
-    assert "already decided" in errors[(6, "四个一批分类")]
-    assert "Say why" in errors[(8, "四个一批分类")]
-    assert record.updated_count == 1 and record.unchanged_count == 1
+    # A decided classification is not changed by import. A relocation without its destination park and an
+    # exclusion without its reason are valid proposals: warnings (needed before the county submits), not errors.
+    assert list(errors) == [(6, "四个一批分类")] and "already decided" in errors[(6, "四个一批分类")]
+    warnings = {(warning["row"], warning["column"]): warning["message"] for warning in record.warnings}
+    assert "destination park" in warnings[(4, "四个一批分类")]
+    assert "reason for exclusion" in warnings[(8, "四个一批分类")]
+    assert record.updated_count == 1 and record.unchanged_count == 1 and record.created_count == 2
 
     services.commit(record, user, skip_errors=True)
     updated = Classification.objects.get(enterprise=proposed)

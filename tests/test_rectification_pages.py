@@ -463,10 +463,10 @@ def test_relocation_offers_only_recognised_parks_in_scope(enterprise, campaign, 
     page = html(client.get(url))
     assert f'value="{recognised.pk}"' in page
     assert f'value="{pending.pk}"' not in page and f'value="{elsewhere.pk}"' not in page
-    # Relocation without a park: the service's message on the field, nothing stored.
-    response = client.post(url, {"category": "relocate", "destination_park": ""})
-    assert response.status_code == 200 and 'data-field-error="destination_park"' in html(response)
-    assert not Classification.objects.exists()
+    # Relocation without a park yet (拟转移): a valid proposal, stored with a warning (issue 10).
+    response = client.post(url, {"category": "relocate", "destination_park": ""}, follow=True)
+    assert response.status_code == 200 and "迁入园区" in html(response)
+    assert Classification.objects.get().destination_park is None
     assert client.post(url, {"category": "relocate", "destination_park": recognised.pk}).status_code == 302
     assert Classification.objects.get().destination_park == recognised
 

@@ -28,6 +28,16 @@ class ImportCountsSerializer(serializers.Serializer):
     findings = serializers.IntegerField(
         source="findings_count", read_only=True, help_text=_("New findings (问题) recorded from the rows.")
     )
+    warnings = serializers.IntegerField(
+        source="warning_row_count",
+        read_only=True,
+        help_text=_("Rows imported with something still missing before the county submits (see warnings, detail)."),
+    )
+    surveyed = serializers.IntegerField(
+        source="surveyed_count",
+        read_only=True,
+        help_text=_("Enterprises recorded as surveyed (摸排) in the campaign by this import (none there before)."),
+    )
 
 
 class ImportErrorSerializer(serializers.Serializer):
@@ -82,6 +92,12 @@ class RosterImportDetailSerializer(RosterImportSerializer):
     """One import with the refused rows and the columns the importer does not read."""
 
     errors = serializers.SerializerMethodField(help_text=_("The refused rows, in row order."))
+    warnings = serializers.SerializerMethodField(
+        help_text=_(
+            "Rows imported with something still missing (needed before the county submits), in row order; they "
+            "never block the import."
+        )
+    )
     ignored_columns = serializers.ListField(
         child=serializers.CharField(),
         read_only=True,
@@ -89,7 +105,7 @@ class RosterImportDetailSerializer(RosterImportSerializer):
     )
 
     class Meta(RosterImportSerializer.Meta):
-        fields = [*RosterImportSerializer.Meta.fields, "errors", "ignored_columns"]
+        fields = [*RosterImportSerializer.Meta.fields, "errors", "warnings", "ignored_columns"]
         read_only_fields = fields
 
     @extend_schema_field(ImportErrorSerializer(many=True))
@@ -97,4 +113,11 @@ class RosterImportDetailSerializer(RosterImportSerializer):
         return [
             {"row": error.get("row"), "column": error.get("column") or "", "message": error.get("message") or ""}
             for error in record.errors or []
+        ]
+
+    @extend_schema_field(ImportErrorSerializer(many=True))
+    def get_warnings(self, record):
+        return [
+            {"row": warning.get("row"), "column": warning.get("column") or "", "message": warning.get("message") or ""}
+            for warning in record.warnings or []
         ]

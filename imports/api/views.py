@@ -27,7 +27,10 @@ from .serializers import RosterImportDetailSerializer, RosterImportSerializer
     ),
     retrieve=extend_schema(
         summary=_("One roster import, by id"),
-        description=_("With the refused rows (row, column, message) and the columns the importer does not read."),
+        description=_(
+            "With the refused rows (row, column, message), the rows imported with warnings and the columns the "
+            "importer does not read."
+        ),
     ),
 )
 class RosterImportViewSet(RegisterViewSetMixin, viewsets.ReadOnlyModelViewSet):
@@ -38,7 +41,9 @@ class RosterImportViewSet(RegisterViewSetMixin, viewsets.ReadOnlyModelViewSet):
     def decorate_queryset(self, queryset):
         queryset = queryset.select_related("created_by", "campaign", "region")
         # The error list can hold thousands of rows: only the detail carries it.
-        return queryset if self.action == "retrieve" else queryset.defer("errors", "ignored_columns", "parsed_name")
+        if self.action == "retrieve":
+            return queryset
+        return queryset.defer("errors", "warnings", "ignored_columns", "parsed_name")
 
     def get_serializer_class(self):
         if self.action == "retrieve":

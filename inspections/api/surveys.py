@@ -30,7 +30,7 @@ from rectification.api.views import SYNC_NOTE
 from rectification.models import Campaign
 
 from .. import services
-from ..choices import AccessArea
+from ..choices import AccessArea, SurveySource
 from ..models import Survey, SurveyItem
 from .serializers import VisibleEnterpriseField
 
@@ -59,6 +59,18 @@ class SurveySerializer(serializers.ModelSerializer):
     )
     campaign = CampaignRefSerializer(read_only=True)
     recorded_by = serializers.SerializerMethodField(help_text=_("Who recorded it (a person or an API client)."))
+    source = serializers.ChoiceField(
+        choices=SurveySource.choices,
+        read_only=True,
+        help_text=_(
+            "browser: a survey of the eight access requirements (page or API); roster_import: the enterprise counts "
+            "as surveyed because a roster import listed it (no items yet; a survey of the requirements replaces it)."
+        ),
+    )
+    source_display = display_field("get_source_display")
+    roster_import = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text=_("Id of the roster import that first recorded it, or null.")
+    )
     items = SurveyItemSerializer(many=True, read_only=True, help_text=_("The eight access requirements, in order."))
 
     class Meta:
@@ -71,6 +83,9 @@ class SurveySerializer(serializers.ModelSerializer):
             "surveyed_on",
             "surveyed_by",
             "note",
+            "source",
+            "source_display",
+            "roster_import",
             "items",
             "recorded_by",
             "created_at",
@@ -155,6 +170,9 @@ class SurveyApiFilterSet(RegionScopedFilterSet):
         choices=AccessArea.choices,
         method="filter_non_conforming",
         help_text=_("Access requirement code: only surveys where this requirement does not conform."),
+    )
+    source = django_filters.ChoiceFilter(
+        choices=SurveySource.choices, help_text=_("browser (eight requirements recorded) or roster_import.")
     )
     surveyed_after = django_filters.DateFilter(
         field_name="surveyed_on", lookup_expr="gte", help_text=_("Surveyed on or after this date.")

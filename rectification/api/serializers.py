@@ -3,15 +3,28 @@ and the input of the workflow steps and of "task done"."""
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.serializers import FastRepresentationMixin, display_field
 from core.uploads import validate_upload
 from enterprises.api.serializers import EnterpriseRefSerializer, ParkRefSerializer
+from enterprises.models import Enterprise
+from enterprises.validators import normalize_uscc
+from parks.models import ChemicalPark
 
-from ..choices import Opinion, StepAction
+from .. import services
+from ..choices import (
+    OPEN_PROPOSAL_STATES,
+    Category,
+    Opinion,
+    StepAction,
+    category_from_word,
+    category_words_listing,
+)
 from ..models import Campaign, Classification, ClassificationStep, Target, Task, TaskEvidence
+from ..selectors import campaigns_for
 from .common import (
     VERSION_HELP,
     CampaignRefSerializer,
@@ -118,6 +131,11 @@ class StepSerializer(FastRepresentationMixin, serializers.ModelSerializer):
         return person_name(step.actor)
 
 
+class MissingDetailSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text=_("destination_park, absorbing_enterprise or exclusion_reason."))
+    message = serializers.CharField(help_text=_("What is missing and what to do."))
+
+
 class ClassificationSerializer(FastRepresentationMixin, serializers.ModelSerializer):
     """四个一批: the disposition of one enterprise in one campaign, its workflow state and its timeline."""
 
@@ -136,6 +154,13 @@ class ClassificationSerializer(FastRepresentationMixin, serializers.ModelSeriali
         read_only=True, help_text=_("A change request: id of the decision in force it is to replace.")
     )
     proposed_by = serializers.SerializerMethodField()
+    missing_details = serializers.SerializerMethodField(
+        help_text=_(
+            "What the category still needs before the county submits (a township's proposal may lack it): "
+            "destination_park, absorbing_enterprise or exclusion_reason with the message; empty when complete "
+            "or no longer open."
+        )
+    )
     steps = StepSerializer(many=True, read_only=True, help_text=_("The workflow timeline, oldest step first."))
     version = serializers.IntegerField(read_only=True, help_text=VERSION_HELP)
 
@@ -159,6 +184,7 @@ class ClassificationSerializer(FastRepresentationMixin, serializers.ModelSeriali
             "deadline",
             "review_round",
             "proposed_by",
+            "missing_details",
             "approved_at",
             "accepted_at",
             "stop_order_on",
@@ -172,6 +198,14 @@ class ClassificationSerializer(FastRepresentationMixin, serializers.ModelSeriali
 
     def get_proposed_by(self, classification) -> str | None:
         return person_name(classification.proposed_by)
+
+    @extend_schema_field(MissingDetailSerializer(many=True))
+    def get_missing_details(self, classification) -> list:
+        if classification.state not in OPEN_PROPOSAL_STATES:  # decided, withdrawn or superseded: nothing to fill
+            return []
+        return [
+            {"field": name, "message": message} for name, message in services.missing_details(classification).items()
+        ]
 
 
 #: The workflow actions POST classifications/{id}/steps/ takes (the others need more than a comment: the pages).
@@ -343,3 +377,115 @@ class TaskDoneSerializer(serializers.Serializer):
         for uploaded in files:
             validate_upload(uploaded, max_bytes=settings.RECTIFICATION_EVIDENCE_MAX_BYTES)
         return files
+
+
+# --- A township's proposal ------------------------------------------------------------------------------
+
+
+class ProposalCampaignField(serializers.PrimaryKeyRelatedField):
+    """A campaign the caller sees, by id."""
+
+    def get_queryset(self):
+        return campaigns_for(self.context["request"].user)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ProposalEnterpriseField(serializers.Field):
+    """An enterprise of the caller's region, by its credit code (the absorbing enterprise also by its exact name)."""
+
+    default_error_messages = {
+        "not_found": _("No enterprise with the credit code or name %(value)s lies inside your region."),
+        "ambiguous": _("Several enterprises are called %(value)s; give the credit code instead."),
+    }
+
+    def __init__(self, *, by_name: bool = False, **kwargs):
+        self.by_name = by_name
+        super().__init__(**kwargs)
+
+    def to_representation(self, enterprise):
+        return enterprise.uscc
+
+    def to_internal_value(self, data):
+        value = str(data).strip()
+        enterprises = Enterprise.objects.visible_to(self.context["request"].user)
+        found = enterprises.filter(uscc=normalize_uscc(value)).first()
+        if found is None and self.by_name:
+            matches = list(enterprises.filter(name=value)[:2])
+            if len(matches) > 1:
+                self._refuse("ambiguous", value=value)
+            found = matches[0] if matches else None
+        if found is None:
+            self._refuse("not_found", value=value)
+        return found
+
+    def _refuse(self, key, **params):
+        raise serializers.ValidationError(self.error_messages[key] % params, code=key)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class DestinationParkField(serializers.Field):
+    """A chemical park by its code; a relocation may go to a recognised park anywhere (the service checks it)."""
+
+    default_error_messages = {"not_found": _("No chemical park with the code %(code)s.")}
+
+    def to_representation(self, park):
+        return park.code
+
+    def to_internal_value(self, data):
+        park = ChemicalPark.objects.filter(code=str(data).strip()).first()
+        if park is None:
+            raise serializers.ValidationError(self.error_messages["not_found"] % {"code": data}, code="not_found")
+        return park
+
+
+class CategoryWordField(serializers.CharField):
+    """A category code (shutdown, relocate, …) or a word as officers write it (拟关停, 搬迁入园, 关停（取缔）…)."""
+
+    default_error_messages = {
+        "unknown": _("“%(value)s” is not a category: write a code (%(codes)s) or one of %(words)s.")
+    }
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        category = category_from_word(text)
+        if category is None:
+            params = {"value": text, "codes": ", ".join(Category.values), "words": category_words_listing()}
+            raise serializers.ValidationError(self.error_messages["unknown"] % params, code="unknown")
+        return category
+
+
+class ProposalInputSerializer(serializers.Serializer):
+    enterprise = ProposalEnterpriseField(help_text=_("Credit code of the enterprise."))
+    campaign = ProposalCampaignField(queryset=Campaign.objects.all(), help_text=_("Campaign id."))
+    category = CategoryWordField(
+        help_text=_(
+            "shutdown, relocate, upgrade, restructure, excluded or undecided, or the word a roster uses "
+            "(拟关停, 转停, 搬迁入园, 改造提升, 兼并重组, 剔除 …)."
+        )
+    )
+    destination_park = DestinationParkField(
+        required=False,
+        allow_null=True,
+        help_text=_("Relocation: code of the recognised destination park; may follow later (needed before submit)."),
+    )
+    absorbing_enterprise = ProposalEnterpriseField(
+        by_name=True,
+        required=False,
+        allow_null=True,
+        help_text=_("Restructuring: credit code or exact name of the absorbing enterprise; may follow later."),
+    )
+    exclusion_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=4000,
+        help_text=_("Exclusion: why the enterprise is not in scope; may follow later."),
+    )
+    problems = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+    deadline = serializers.DateField(required=False, allow_null=True, help_text=_("Within the campaign's period."))
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
+
+    def details(self) -> dict:
+        """The details sent (a field left out keeps its stored value when a proposal is edited)."""
+        data = self.validated_data
+        names = ("destination_park", "absorbing_enterprise", "exclusion_reason", "problems", "deadline")
+        return {name: data[name] for name in names if name in data}

@@ -1,10 +1,11 @@
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import F, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -23,6 +24,7 @@ from .serializers import (
     CampaignSerializer,
     ClassificationSerializer,
     OpinionInputSerializer,
+    ProposalInputSerializer,
     StepInputSerializer,
     TargetSerializer,
     TaskDoneSerializer,
@@ -34,6 +36,13 @@ WRITE_NOTE = _(
     "Through the same service and workflow rules as the pages; the step shows in the dossier's timeline as taken by "
     "your API client. Needs a token created with --write, inside your region, and a role that may take the step. "
     "Send the version you read (or If-Match): a record changed meanwhile answers 409."
+)
+
+
+PROPOSAL_WRITE_NOTE = _(
+    "Through the same service and rules as the proposal page; the proposal shows in the dossier's timeline as made by "
+    "your API client. Needs a token created with --write (or the session of a township, county or city office), "
+    "inside your region."
 )
 
 
@@ -146,7 +155,43 @@ class ClassificationViewSet(DeletedRecordsMixin, RegisterViewSetMixin, viewsets.
             return OpinionInputSerializer
         if self.action == "steps":
             return StepInputSerializer
+        if self.action == "create":
+            return ProposalInputSerializer
         return super().get_serializer_class()
+
+    @extend_schema(
+        summary=_("Propose a classification (the township's step)"),
+        description=format_lazy(
+            "{} {}",
+            _(
+                "Proposes the enterprise's classification in a campaign, or edits its proposal while it is still "
+                "“proposed” (201 when new, 200 when edited; a detail left out keeps its stored value); for a decided "
+                "classification it proposes a change. The category may be a code or a roster's word (拟关停, 转停, "
+                "搬迁入园 …). A proposal may be incomplete: a relocation without its destination park, a "
+                "restructuring without the absorbing enterprise, an exclusion without its reason are accepted and "
+                "listed in missing_details; the county's submission is refused until they are filled in. Details "
+                "given must be valid (a recognised park, a deadline within the campaign)."
+            ),
+            PROPOSAL_WRITE_NOTE,
+        ),
+        request=ProposalInputSerializer,
+        responses={200: ClassificationSerializer, 201: ClassificationSerializer, **_write_errors(400)},
+    )
+    def create(self, request, *args, **kwargs):
+        entry = ProposalInputSerializer(data=request.data, context=self.get_serializer_context())
+        entry.is_valid(raise_exception=True)
+        data = entry.validated_data
+        enterprise, campaign = data["enterprise"], data["campaign"]
+        with transaction.atomic():
+            before = set(
+                Classification.objects.filter(enterprise=enterprise, campaign=campaign).values_list("pk", flat=True)
+            )
+            classification = services.propose_classification(
+                enterprise, campaign, data["category"], request.user, comment=data["comment"], **entry.details()
+            )
+        response = self._answer(classification)
+        response.status_code = status.HTTP_200_OK if classification.pk in before else status.HTTP_201_CREATED
+        return response
 
     def _answer(self, classification):
         fresh = self.get_queryset().get(pk=classification.pk)

@@ -34,7 +34,9 @@ class Command(BaseCommand):
             action="store_true",
             help="With --commit: import the valid rows, leave out the rows in error.",
         )
-        parser.add_argument("--json", action="store_true", help="Print one JSON object with the counts and the errors.")
+        parser.add_argument(
+            "--json", action="store_true", help="Print one JSON object with the counts, the errors and the warnings."
+        )
 
     def handle(self, *args, **options):
         self.as_json = options["json"]
@@ -84,6 +86,12 @@ class Command(BaseCommand):
             "errors": [
                 {"row": error["row"], "column": error["column"], "message": error["message"]} for error in record.errors
             ],
+            # Imported rows still missing what the county needs before it submits: never block, never errors.
+            "warnings": [
+                {"row": warning["row"], "column": warning["column"], "message": warning["message"]}
+                for warning in record.warnings
+            ],
+            "surveyed": record.surveyed_count,
             "committed": committed,
         }
 
@@ -96,10 +104,13 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{verb} #{record.pk} {record.file_name}: {summary['rows']} rows, {summary['created']} new, "
             f"{summary['updated']} changed, {summary['unchanged']} unchanged, {summary['skipped']} skipped, "
-            f"{record.error_row_count} in error."
+            f"{record.error_row_count} in error, {record.warning_row_count} with warnings, "
+            f"{summary['surveyed']} recorded as surveyed."
         )
         for error in summary["errors"]:
             self.stdout.write(f"  row {error['row']} [{error['column']}]: {error['message']}")
+        for warning in summary["warnings"]:
+            self.stdout.write(f"  row {warning['row']} [{warning['column']}] (warning): {warning['message']}")
 
     def _fail(self, message: str, record=None):
         if self.as_json:
@@ -113,6 +124,8 @@ class Command(BaseCommand):
                     "unchanged": 0,
                     "skipped": 0,
                     "errors": [],
+                    "warnings": [],
+                    "surveyed": 0,
                     "committed": False,
                 }
             )
