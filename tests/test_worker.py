@@ -77,7 +77,9 @@ def test_recompute_hazard_levels_fixes_stale_rows_and_is_idempotent():
         computed_level=1,
         r_value=Decimal("120"),
     )
-    below = MajorHazardSource.objects.create(enterprise=stale.enterprise, name="合成车间", unit_kind="production")
+    below = MajorHazardSource.objects.create(
+        enterprise=stale.enterprise, name="合成车间", unit_kind="production", exposed_population="1_29"
+    )
     HazardInventoryLine.objects.create(
         hazard_source=below,
         chemical_name="甲醇",
@@ -89,7 +91,7 @@ def test_recompute_hazard_levels_fixes_stale_rows_and_is_idempotent():
     below.computed_level, below.r_value = None, Decimal("0.200")
     below.save()
 
-    assert recompute_hazard_levels.delay().get() == 2
+    assert recompute_hazard_levels.delay().get() == 3
 
     stale.refresh_from_db()
     emptied.refresh_from_db()
@@ -97,7 +99,14 @@ def test_recompute_hazard_levels_fixes_stale_rows_and_is_idempotent():
     assert (stale.computed_level, stale.r_value) == (3, Decimal("16.000"))
     assert stale.version == 2  # the API sees the change
     assert (emptied.computed_level, emptied.r_value) == (None, None)  # no inventory: no level
-    assert (below.computed_level, below.r_value) == (None, Decimal("0.200"))  # below the thresholds: unchanged
+    # Below the thresholds (S = 0.2): no level, "not a major hazard source by its inventory".
+    assert (below.computed_level, below.r_value, below.s_value, below.is_major) == (
+        None,
+        Decimal("0.2"),
+        Decimal("0.2"),
+        False,
+    )
+    assert stale.inventory.get().chemical.entry_no == 12  # the bulk-loaded line is matched to 表1 (氯)
     assert services.recompute_hazard_levels() == 0
 
 
@@ -106,7 +115,7 @@ def test_recompute_hazard_levels_walks_every_chunk():
     source = _hazard_source_with_stale_level()
     for index in range(4):
         copy = MajorHazardSource.objects.create(
-            enterprise=source.enterprise, name=f"{index + 2}#罐区", unit_kind="tank_farm"
+            enterprise=source.enterprise, name=f"{index + 2}#罐区", unit_kind="tank_farm", exposed_population="1_29"
         )
         HazardInventoryLine.objects.create(
             hazard_source=copy,
