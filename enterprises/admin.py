@@ -14,8 +14,8 @@ from core.admin import (
 from core.history import delete_tracked, save_tracked
 
 from . import services
-from .hazards import Reference, resolve
 from .forms import EnterpriseForm
+from .hazards import Reference, resolve
 from .models import (
     Enterprise,
     HazardCategory,

@@ -237,7 +237,11 @@ def _apply_terms(records, grading: Grading) -> list:
     changed = []
     for record, term in zip(records, grading.terms, strict=True):
         substance = term.line.substance
-        values = {"threshold_t": term.threshold_t, "beta": term.beta, "chemical_id": substance.pk if substance else None}
+        values = {
+            "threshold_t": term.threshold_t,
+            "beta": term.beta,
+            "chemical_id": substance.pk if substance else None,
+        }
         if apply_changes(record, values):
             changed.append(record)
     return changed
