@@ -479,7 +479,7 @@ def check_hazard_duties(on_date: datetime.date) -> dict:
         created += notify_many(pairs)
     by_duty: dict[str, int] = defaultdict(int)
     for finding in findings:
-        by_duty[finding.hazard_duty] += 1
+        by_duty[str(finding.hazard_duty)] += 1
     return {"hazard_duty_findings": len(ids), "by_duty": dict(by_duty), "notifications": created}
 
 

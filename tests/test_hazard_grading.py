@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 
 from enterprises.hazards import Line, Reference, band_for_people, build_line, grade, resolve
 from enterprises.models import HazardCategory, HazardousChemical
@@ -15,6 +16,13 @@ from enterprises.standards import gb18218_2018 as standard
 pytestmark = pytest.mark.django_db
 
 D = Decimal
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Messages are asserted in English (the catalogue's Chinese is checked once below)."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
@@ -277,6 +285,8 @@ def test_people_within_500_m_missing_leaves_the_level_uncomputed(reference):
     assert grading.s_value == D(9) and grading.is_major is True
     assert grading.alpha is None and grading.r_value is None and grading.level is None
     assert "people within 500 m missing" in grading.why_not
+    with translation.override("zh-hans"):
+        assert "缺少厂区边界外500米范围内人数" in unit(reference, ("氯", "20")).why_not
 
 
 def test_a_missing_category_leaves_s_unknown_but_major_when_the_known_part_reaches_1(reference):
