@@ -371,3 +371,14 @@ def test_grade_hazard_exits_2_with_a_message(args, message):
     code, _out, err = run(*args)
     assert code == 2
     assert message in err
+
+
+def test_loading_the_tables_again_changes_nothing():
+    from django.apps import apps
+
+    from enterprises.standards.loader import load_reference_tables
+
+    before = list(HazardousChemical.objects.order_by("pk").values())
+    load_reference_tables(apps)
+    assert list(HazardousChemical.objects.order_by("pk").values()) == before
+    assert (HazardousChemical.objects.count(), HazardCategory.objects.count()) == (86, 24)

@@ -10,10 +10,12 @@ import socket
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
 
 from core.tasks import ping
 from enterprises import services
 from enterprises.models import HazardInventoryLine, MajorHazardSource
+from enterprises.standards.loader import load_reference_tables
 from enterprises.tasks import recompute_hazard_levels
 
 from .factories import EnterpriseFactory, make_city, make_county, make_township
@@ -21,6 +23,8 @@ from .factories import EnterpriseFactory, make_city, make_county, make_township
 
 def _hazard_source_with_stale_level():
     """A chlorine tank farm (20 t against 5 t, β 4, α 1): R = 16, level 3 — stored with no level."""
+    # A transaction test may follow another that flushed the tables the migrations filled.
+    load_reference_tables(django_apps)
     city = make_city()
     township = make_township(make_county(city, 1, "甲县"), 1, "甲一镇")
     enterprise = EnterpriseFactory(township=township)
@@ -56,6 +60,7 @@ def test_worker_recomputes_hazard_levels_in_the_database(worker):
     source.refresh_from_db()
     assert source.computed_level == 3
     assert source.r_value == Decimal("16.000")
+    assert source.inventory.get().chemical.entry_no == 12  # matched to 表1 (氯) by the worker
     latest = source.history.first()
     assert latest.history_type == "~"
     assert latest.history_change_reason == services.RECOMPUTE_REASON
