@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from core.deadline_checks import check_hazard_duties, run_deadline_checks
 from core.models import Notification, NotificationKind
@@ -287,3 +287,21 @@ def test_duty_shares_as_of_a_moment(users, regions):
     now = hazard_duty_shares_as_of(regions["county_a"].path, timezone.now() + datetime.timedelta(seconds=1))
     assert now == {a1.path: {"sources": 2, "monitored": 1, "video": 1, "shutoff_needed": 1, "shutoff": 1}}
     assert hazard_duty_shares_as_of(regions["county_b"].path, timezone.now()) == {}
+
+
+def test_dossier_and_api_show_computed_vs_filed_and_why(plant, users, regions, client_for):
+    from .api_support import api_client_for
+
+    small = plant["small"]  # 100 t methanol (S = 0.2), filed as level 3
+    assert (small.computed_level, small.is_major, small.declared_level) == (None, False, 3)
+    with translation.override("zh-hans"):
+        html = client_for(users["city"]).get(reverse("enterprises:detail", args=[plant["enterprise"].pk]))
+    text = html.content.decode()
+    assert "按存量不构成重大危险源（S = 0.20 &lt; 1）" in text
+    rows = {row.source.name: row for row in html.context["dossier"].hazards}
+    assert rows["甲醇中间罐"].level_differs is True and rows["甲醇中间罐"].breaches == []
+    assert len(rows["液氯罐区"].breaches) == 3 and rows["液氯罐区"].must_stop is True
+    _c, _t, city = api_client_for(regions["city"])
+    body = city.get(f"/api/v1/hazard-sources/{small.pk}/").json()
+    assert (body["level"], body["declared_level"], body["is_major"], body["level_differs"]) == (None, 3, False, True)
+    assert body["why_not"] and body["breaches"] == []
