@@ -382,3 +382,12 @@ def test_loading_the_tables_again_changes_nothing():
     load_reference_tables(apps)
     assert list(HazardousChemical.objects.order_by("pk").values()) == before
     assert (HazardousChemical.objects.count(), HazardCategory.objects.count()) == (86, 24)
+
+
+def test_every_shipped_cas_number_has_a_valid_check_digit():
+    """CAS numbers end with a check digit (Σ position × digit mod 10, counted from the right): a typo shows."""
+    for row in HazardousChemical.objects.all():
+        for cas in row.cas_numbers:
+            digits = cas.replace("-", "")
+            body, check = digits[:-1], int(digits[-1])
+            assert sum(i * int(d) for i, d in enumerate(reversed(body), start=1)) % 10 == check, (row.name, cas)
