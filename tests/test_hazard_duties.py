@@ -305,3 +305,16 @@ def test_dossier_and_api_show_computed_vs_filed_and_why(plant, users, regions, c
     body = city.get(f"/api/v1/hazard-sources/{small.pk}/").json()
     assert (body["level"], body["declared_level"], body["is_major"], body["level_differs"]) == (None, 3, False, True)
     assert body["why_not"] and body["breaches"] == []
+
+
+def test_api_findings_name_the_source_and_duty(plant, regions):
+    from .api_support import api_client_for
+
+    check_hazard_duties(ON)
+    _c, _t, county = api_client_for(regions["county_a"])
+    rows = county.get("/api/v1/findings/", {"page_size": 50}).json()["results"]
+    assert sorted((row["hazard_source"], row["hazard_duty"], row["severity"]) for row in rows) == [
+        (plant["tank"].pk, "must_stop", "major"),
+        (plant["tank"].pk, "shutoff", "major"),
+        (plant["tank"].pk, "video", "major"),
+    ]
