@@ -11,10 +11,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from simple_history.utils import bulk_update_with_history
 
 from accounts.permissions import Capability, require
-from core.bulk import insert_history, insert_rows
+from core.bulk import insert_history, insert_rows, update_rows
 from core.exceptions import ConflictError
 from core.history import apply_changes, delete_tracked, save_tracked
 from regions.choices import RegionLevel
@@ -323,7 +322,7 @@ def recompute_hazard_levels(*, chunk_size: int = RECOMPUTE_CHUNK_SIZE) -> int:
 
     For a change of the reference tables, and rows written without going through save_hazard_source (bulk
     loads, older rules). Chunked by primary key: a fixed number of queries per chunk (its rows locked while it
-    is worked on), bulk updates with history rows for the sources and lines whose figures differ, which also
+    is worked on), multi-row updates with history rows for the sources and lines whose figures differ, which also
     raise the sources' version and updated_at (ETags, incremental sync). Unchanged rows are not written, so
     running it twice changes nothing the second time.
     """
@@ -363,18 +362,13 @@ def recompute_hazard_levels(*, chunk_size: int = RECOMPUTE_CHUNK_SIZE) -> int:
                 if _apply_grading(source, grading):
                     source.version, source.updated_at = source.version + 1, now
                     changed.append(source)
-            if changed_lines:
-                bulk_update_with_history(
-                    changed_lines,
-                    HazardInventoryLine,
-                    ["threshold_t", "beta", "chemical_id"],
-                    batch_size=500,
-                    default_change_reason=RECOMPUTE_REASON,
-                )
+            # Set-based writes with one history row each (who: the worker; why: RECOMPUTE_REASON).
+            update_rows(HazardInventoryLine, changed_lines, ["threshold_t", "beta", "chemical"])
+            insert_history(HazardInventoryLine, changed_lines, reason=RECOMPUTE_REASON, history_type="~")
             if changed:
-                bulk_update_with_history(
-                    changed,
+                update_rows(
                     MajorHazardSource,
+                    changed,
                     [
                         "computed_level",
                         "r_value",
@@ -384,9 +378,8 @@ def recompute_hazard_levels(*, chunk_size: int = RECOMPUTE_CHUNK_SIZE) -> int:
                         "version",
                         "updated_at",
                     ],
-                    batch_size=500,
-                    default_change_reason=RECOMPUTE_REASON,
                 )
+                insert_history(MajorHazardSource, changed, reason=RECOMPUTE_REASON, history_type="~")
                 changed_total += len(changed)
 
 
