@@ -200,3 +200,52 @@ def insert_uniform_rows(model, key: str, keys: list, values: dict, *, user=None,
 
     _execute(history_model, history_connection, tracked + extra, history_rows(), returning=False)
     return ids
+
+
+def update_rows(model, objs: list, fields: list[str]) -> int:
+    """UPDATE the saved instances `objs`, each with its own values of `fields`, in multi-row statements.
+
+    `UPDATE … SET f = v.f … FROM (VALUES (pk, f, …), …) AS v WHERE pk = v.pk` on PostgreSQL and SQLite (3.33+):
+    one statement per thousand rows, where Django's bulk_update compiles a CASE WHEN per field and row (about
+    eight times slower at 40,000 rows, bench/bench_hazards.py). Other databases fall back to bulk_update. No
+    signals, no auto_now (name the fields to set). Returns the number of rows sent.
+    """
+    if not objs:
+        return 0
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor not in ("postgresql", "sqlite"):
+        model._default_manager.bulk_update(objs, fields, batch_size=1000)
+        return len(objs)
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    pk = model._meta.pk
+    columns = [pk, *(model._meta.get_field(name) for name in fields)]
+    converters = [(field.attname, _converter(field, connection)) for field in columns]
+    if connection.vendor == "postgresql":
+        # VALUES of bare parameters would be text: each is cast to its column's type.
+        row_sql = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}" for field in columns) + ")"
+        names = [quote(f"c{index}") for index in range(len(columns))]
+        alias = f"v({', '.join(names)})"
+        refs = [f"v.{name}" for name in names]
+    else:
+        row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        alias = "v"
+        refs = [f"v.column{index + 1}" for index in range(len(columns))]
+    sets = ", ".join(f"{quote(field.column)} = {ref}" for field, ref in zip(columns[1:], refs[1:], strict=True))
+    batch = max(1, min(1000, _max_params(connection) // len(columns)))
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), batch):
+            chunk = objs[start : start + batch]
+            params = [
+                convert(getattr(obj, attname)) if convert else getattr(obj, attname)
+                for obj in chunk
+                for attname, convert in converters
+            ]
+            cursor.execute(
+                f"UPDATE {table} SET {sets} FROM (VALUES {', '.join([row_sql] * len(chunk))}) AS {alias} "
+                f"WHERE {table}.{quote(pk.column)} = {refs[0]}",
+                params,
+            )
+            if connection.queries_logged and connection.queries_log:
+                connection.queries_log[-1]["sql"] = f"UPDATE {table} SET {sets} FROM (VALUES …) {len(chunk)} rows"
+    return len(objs)

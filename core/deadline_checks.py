@@ -34,7 +34,7 @@ from enterprises.selectors import current_permits, latest_tier_year
 from enterprises.services import flag_expired_permits
 from inspections.choices import ACTIVE_FINDING_STATES
 from inspections.models import Finding, Inspection
-from inspections.services import create_recheck_sample, mark_overdue_findings
+from inspections.services import create_recheck_sample, mark_overdue_findings, record_hazard_duty_findings
 from parks.choices import RISK_ASSESSMENT_VALID_YEARS
 from parks.models import ChemicalPark
 from parks.services import flag_overdue_risk_assessments
@@ -440,6 +440,49 @@ def check_park_risk_assessments(on_date: datetime.date) -> dict:
     return {"parks_flagged_risk_assessment": len(ids), "park_flags_lifted": lifted, "notifications": notify_many(pairs)}
 
 
+# --- Major hazard source duties ----------------------------------------------------------------------------
+
+
+def check_hazard_duties(on_date: datetime.date) -> dict:
+    """Each breach of a major hazard source's duties (monitoring, video to the park, emergency shut-off, a level 1
+    or 2 storage unit without shut-off that must stop) becomes a major accident hazard finding of its enterprise
+    once (inspections.services.record_hazard_duty_findings), and the township's and county's officers are told.
+
+    Reads the levels and figures stored by the grading (save_hazard_source, and recompute_hazard_levels which
+    the beat runs before the deadline checks)."""
+    findings = record_hazard_duty_findings(on_date)
+    ids = [finding.pk for finding in findings]
+    created = 0
+    for chunk in _chunks(ids):
+        rows = list(
+            Finding.objects.filter(pk__in=chunk)
+            .order_by("pk")
+            .values_list(
+                "pk",
+                "description",
+                "enterprise__name",
+                "enterprise__township_id",
+                "enterprise__township__parent_id",
+            )
+        )
+        users = _government_users({r[3] for r in rows} | {r[4] for r in rows}, roles=["township", "county"])
+        pairs = []
+        for pk, description, name, township_id, county_id in rows:
+            message = Message(
+                kind=NotificationKind.HAZARD_DUTY_BREACH,
+                title=_("Major accident hazard at a major hazard source: %(enterprise)s") % {"enterprise": name},
+                body=description,
+                link=_finding_link(pk),
+                dedup_key=f"hazard-duty:{pk}",
+            )
+            pairs += [(user, message) for user in users.get(township_id, []) + users.get(county_id, [])]
+        created += notify_many(pairs)
+    by_duty: dict[str, int] = defaultdict(int)
+    for finding in findings:
+        by_duty[str(finding.hazard_duty)] += 1
+    return {"hazard_duty_findings": len(ids), "by_duty": dict(by_duty), "notifications": created}
+
+
 # --- 回头看 sample -------------------------------------------------------------------------------------
 
 
@@ -486,6 +529,7 @@ RULES: list[tuple[str, Callable]] = [
     ("expiring_permits", check_expiring_permits),
     ("expired_permits", check_expired_permits),
     ("park_risk_assessments", check_park_risk_assessments),
+    ("hazard_duties", check_hazard_duties),
     ("recheck_sample", check_recheck_sample),
 ]
 

@@ -41,11 +41,10 @@ from enterprises.choices import (
     PermitKind,
     ProcessMode,
 )
-from enterprises.hazards import assess
+from enterprises.hazards import Line, Reference, grade
 from enterprises.models import (
     Enterprise,
     HazardInventoryLine,
-    HazardousChemical,
     KeyHazardousProcess,
     MajorHazardSource,
     Permit,
@@ -356,6 +355,9 @@ PERMIT_VALIDITY = {
     PermitKind.LAND_USE: 50 * 365,
 }
 HAZARD_KINDS = {EnterpriseKind.PRODUCTION, EnterpriseKind.STORAGE, EnterpriseKind.WHARF}
+#: 表1 entries of the demo inventories: 氨, 氯, 硫化氢, 氯化氢, 环氧乙烷, 1,3-丁二烯, 甲烷/天然气, 氯乙烯, 氢, 液化石油气,
+#: 乙炔, 乙烯, 苯, 苯乙烯, 丙酮, 丙烯腈, 二硫化碳, 1,2-环氧丙烷, 甲苯, 甲醇, 汽油, 乙醇, 乙酸乙酯, 硝酸.
+DEMO_TABLE_1_ENTRIES = {1, 12, 10, 11, 7, 47, 49, 50, 51, 52, 54, 55, 57, 58, 59, 60, 61, 63, 64, 65, 66, 67, 69, 81}
 PARK_KINDS = {EnterpriseKind.PRODUCTION, EnterpriseKind.STORAGE, EnterpriseKind.USE}
 
 
@@ -395,7 +397,13 @@ class DemoPlanner:
         self.used_names: set[str] = set()
         self.serial = 0
         self.process_codes = list(KeyHazardousProcess.objects.order_by("sort_order").values_list("code", flat=True))
-        self.chemicals = list(HazardousChemical.objects.order_by("cas"))
+        # Substances of GB 18218-2018 表1 that chemical enterprises of the seeds commonly hold.
+        self.reference = Reference.load()
+        self.chemicals = [
+            substance
+            for substance in self.reference.substances
+            if substance.entry_no in DEMO_TABLE_1_ENTRIES and substance.threshold_t is not None
+        ]
 
     def days(self, offset: int) -> datetime.date:
         return self.today + datetime.timedelta(days=offset)
@@ -666,11 +674,10 @@ class DemoPlanner:
                 ratio = Decimal(str(round(10 ** rng.uniform(-0.5, 1.2), 3)))
                 lines.append(
                     HazardInventoryLine(
+                        chemical_id=chemical.pk,
                         chemical_name=chemical.name,
                         cas=chemical.cas,
                         max_quantity_t=(chemical.threshold_t * ratio).quantize(Decimal("0.001")),
-                        threshold_t=chemical.threshold_t,
-                        beta=chemical.beta,
                     )
                 )
             exposed = _weighted(
@@ -683,8 +690,14 @@ class DemoPlanner:
                     (ExposedPopulation.NONE, 15),
                 ],
             )
-            result = assess([(line.max_quantity_t, line.threshold_t, line.beta) for line in lines], exposed)
-            gas = any(line.beta >= Decimal("1.5") for line in lines)
+            result = grade(
+                [Line(c.name, line.max_quantity_t, c, c.cas) for c, line in zip(chemicals, lines, strict=True)],
+                exposed,
+                self.reference,
+            )
+            for line, term in zip(lines, result.terms, strict=True):
+                line.threshold_t, line.beta = term.threshold_t, term.beta
+            gas = result.holds_shutoff_substances
             # The filed level usually matches the computation; some filings are out of date or missing.
             draw = rng.random()
             if draw < 0.8:
@@ -699,8 +712,10 @@ class DemoPlanner:
                 exposed_population=exposed,
                 declared_level=declared,
                 computed_level=result.level,
-                r_value=result.r_value,
-                has_toxic_or_flammable_gas=gas,
+                r_value=result.r_value.quantize(Decimal("0.000001")),
+                s_value=result.s_value.quantize(Decimal("0.000001")),
+                is_major=result.is_major,
+                holds_shutoff_substances=gas,
                 automated_monitoring=rng.random() < 0.85,
                 video_to_park=rng.random() < (0.75 if inside_park else 0.3),
                 emergency_shutoff=rng.random() < (0.75 if gas else 0.4),

@@ -34,6 +34,7 @@ class NotificationKind(models.TextChoices):
     PERMIT_EXPIRED = "permit_expired", _("Permit expired")
     RISK_ASSESSMENT_OVERDUE = "risk_assessment_overdue", _("Park risk assessment overdue")
     RECHECK_PLANNED = "recheck_planned", _("回头看 re-check planned")
+    HAZARD_DUTY_BREACH = "hazard_duty_breach", _("Major hazard source duty breached")
     REPORT_READY = "report_ready", _("Report ready")
 
 

@@ -1,6 +1,5 @@
 from django import forms
 from django.contrib import admin
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import Capability, require
@@ -16,8 +15,10 @@ from core.history import delete_tracked, save_tracked
 
 from . import services
 from .forms import EnterpriseForm
+from .hazards import Reference, resolve
 from .models import (
     Enterprise,
+    HazardCategory,
     HazardInventoryLine,
     HazardousChemical,
     KeyHazardousProcess,
@@ -187,24 +188,23 @@ def _inline_data(instance, inline) -> dict:
 
 
 class InventoryLineAdminForm(forms.ModelForm):
-    """Threshold and β may stay empty when the CAS number is in the GB 18218-2018 table (the service fills them)."""
+    """A substance by name, alias, CAS number or 表1 entry; Q and β come from GB 18218-2018 (the service)."""
 
     class Meta:
         model = HazardInventoryLine
-        fields = ["chemical_name", "cas", "max_quantity_t", "threshold_t", "beta"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["threshold_t"].required = False
-        self.fields["beta"].required = False
+        fields = ["chemical_name", "cas", "categories", "max_quantity_t"]
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("threshold_t") is None and not services.reference_for_cas(cleaned.get("cas", "")):
-            self.add_error(
-                "threshold_t",
-                gettext("Enter the threshold quantity; the CAS number is not in the GB 18218-2018 reference table."),
-            )
+        reference = Reference.load()
+        try:
+            resolve(reference, cleaned.get("chemical_name", ""), cleaned.get("cas", ""))
+        except ValueError as error:
+            self.add_error("chemical_name", str(error))
+        try:
+            reference.parse_categories(cleaned.get("categories", ""))
+        except ValueError as error:
+            self.add_error("categories", str(error))
         return cleaned
 
 
@@ -212,7 +212,8 @@ class HazardInventoryLineInline(RegionScopedInline, admin.TabularInline):
     model = HazardInventoryLine
     form = InventoryLineAdminForm
     change_capability = Capability.CHANGE_ENTERPRISE
-    fields = ["chemical_name", "cas", "max_quantity_t", "threshold_t", "beta"]
+    fields = ["chemical_name", "cas", "categories", "max_quantity_t"]
+    readonly_fields = ["threshold_t", "beta"]
     extra = 1
 
 
@@ -241,7 +242,7 @@ class MajorHazardSourceAdmin(RegionScopedHistoryAdmin):
         return obj.enterprise.township.name
 
     def get_readonly_fields(self, request, obj=None):
-        computed = ["computed_level", "r_value"]
+        computed = ["computed_level", "r_value", "s_value", "is_major", "holds_shutoff_substances"]
         return ["enterprise", *computed] if obj else computed
 
     def save_model(self, request, obj, form, change):
@@ -288,5 +289,11 @@ class KeyHazardousProcessAdmin(ReferenceTableAdmin, admin.ModelAdmin):
 
 @admin.register(HazardousChemical)
 class HazardousChemicalAdmin(ReferenceTableAdmin, admin.ModelAdmin):
-    list_display = ["name", "cas", "threshold_t", "beta"]
+    list_display = ["entry_no", "name", "cas", "threshold_t", "table3_beta", "form", "categories", "clause"]
     search_fields = ["name", "=cas"]
+
+
+@admin.register(HazardCategory)
+class HazardCategoryAdmin(ReferenceTableAdmin, admin.ModelAdmin):
+    list_display = ["code", "hazard_class", "description", "threshold_t", "beta"]
+    search_fields = ["code", "hazard_class"]

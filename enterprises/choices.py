@@ -66,7 +66,7 @@ class HazardUnitKind(models.TextChoices):
 
 
 class ExposedPopulation(models.TextChoices):
-    """Persons who may be exposed outside the plant within 500 m (GB 18218-2018 table 5, α)."""
+    """People living within 500 m of the plant boundary (GB 18218-2018 表5, α)."""
 
     OVER_100 = "over_100", _("100 or more")
     FROM_50 = "50_99", _("50 to 99")
@@ -75,13 +75,33 @@ class ExposedPopulation(models.TextChoices):
     NONE = "none", _("None")
 
 
-EXPOSURE_ALPHA = {
-    ExposedPopulation.OVER_100: 2.0,
-    ExposedPopulation.FROM_50: 1.5,
-    ExposedPopulation.FROM_30: 1.2,
-    ExposedPopulation.FROM_1: 1.0,
-    ExposedPopulation.NONE: 0.5,
+#: Each band's rows of 表5: (lowest, highest or None), in the order of enterprises.standards.gb18218_2018.TABLE_5.
+EXPOSURE_BANDS = {
+    ExposedPopulation.OVER_100: (100, None),
+    ExposedPopulation.FROM_50: (50, 99),
+    ExposedPopulation.FROM_30: (30, 49),
+    ExposedPopulation.FROM_1: (1, 29),
+    ExposedPopulation.NONE: (0, 0),
 }
+
+
+class SubstanceForm(models.TextChoices):
+    GAS = "gas", _("Gas")
+    LIQUID = "liquid", _("Liquid")
+    SOLID = "solid", _("Solid")
+
+
+class HazardDuty(models.TextChoices):
+    """What every major hazard source must have (seed 000 (六); DOMAIN.md): a missing one is a breach."""
+
+    MONITORING = "monitoring", _("Automated monitoring missing")
+    VIDEO = "video", _("Video not transmitted to the park's monitoring platform")
+    SHUTOFF = "shutoff", _("Emergency shut-off missing for toxic gases, highly toxic liquids or flammable gases")
+    MUST_STOP = "must_stop", _("Level 1 or 2 storage unit without emergency shut-off: must stop operating")
+
+
+#: Unit kinds that store (tank farm, warehouse, storage area): at level 1 or 2 without shut-off they must stop.
+STORAGE_UNIT_KINDS = (HazardUnitKind.STORAGE, HazardUnitKind.TANK_FARM, HazardUnitKind.WAREHOUSE)
 
 
 class PermitState(models.TextChoices):

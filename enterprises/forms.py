@@ -10,7 +10,7 @@ from regions.choices import RegionLevel
 from regions.models import Region
 from regions.scoping import ALL_REGIONS, scope_region
 
-from .choices import Tier
+from .choices import ExposedPopulation, Tier
 from .models import Enterprise, KeyHazardousProcess, MajorHazardSource, Permit
 from .validators import normalize_uscc, validate_uscc
 
@@ -182,36 +182,47 @@ class HazardSourceForm(BootstrapFormMixin, forms.ModelForm):
             "online_monitoring",
         ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Empty means "not known": the level then cannot be computed (GB 18218-2018 表5), never α = 1.
+        self.fields["exposed_population"].choices = [("", _("Not known")), *ExposedPopulation.choices]
+
 
 class InventoryLineForm(BootstrapFormMixin, forms.Form):
-    chemical_name = forms.CharField(label=_("chemical"), max_length=100)
-    cas = forms.CharField(label=_("CAS number"), max_length=20, required=False)
-    max_quantity_t = forms.DecimalField(label=_("maximum quantity (t)"), min_value=0, max_digits=12, decimal_places=3)
-    threshold_t = forms.DecimalField(
-        label=_("threshold quantity (t)"),
-        min_value=0.001,
-        max_digits=10,
-        decimal_places=3,
-        required=False,
-        help_text=_("Leave empty when the CAS number is in the GB 18218-2018 table."),
+    substance = forms.CharField(
+        label=_("substance"),
+        max_length=200,
+        help_text=_("Name, alias, CAS number or 表1 entry (e.g. 表1-44)."),
+        widget=forms.TextInput(attrs={"list": "gb18218-substances", "autocomplete": "off"}),
     )
-    beta = forms.DecimalField(label=_("correction factor β"), max_digits=5, decimal_places=2, required=False)
+    max_quantity_t = forms.DecimalField(label=_("maximum quantity (t)"), min_value=0, max_digits=12, decimal_places=3)
+    categories = forms.CharField(
+        label=_("hazard categories"),
+        max_length=60,
+        required=False,
+        help_text=_("表2 codes, e.g. W2: needed for a substance not in 表1 or 表3."),
+    )
 
 
 InventoryFormSet = forms.formset_factory(InventoryLineForm, extra=3, can_delete=True)
+CalculatorFormSet = forms.formset_factory(InventoryLineForm, extra=5, can_delete=True)
+
+
+class CalculatorForm(BootstrapFormMixin, forms.Form):
+    """The unit of the calculator page (nothing is saved)."""
+
+    exposed_population = forms.ChoiceField(
+        label=_("people within 500 m of the plant boundary"),
+        choices=[("", _("Not known")), *ExposedPopulation.choices],
+        required=False,
+    )
 
 
 def inventory_initial(hazard_source) -> list[dict]:
     if hazard_source is None:
         return []
     return [
-        {
-            "chemical_name": line.chemical_name,
-            "cas": line.cas,
-            "max_quantity_t": line.max_quantity_t,
-            "threshold_t": line.threshold_t,
-            "beta": line.beta,
-        }
+        {"substance": line.chemical_name, "max_quantity_t": line.max_quantity_t, "categories": line.categories}
         for line in hazard_source.inventory.all()
     ]
 

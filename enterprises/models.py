@@ -16,6 +16,7 @@ from .choices import (
     OperatingStatus,
     PermitKind,
     ProcessMode,
+    SubstanceForm,
     Tier,
 )
 from .validators import validate_uscc
@@ -211,21 +212,73 @@ class YearlyTier(models.Model):
         return f"{self.year} {self.get_tier_display()}"
 
 
-class HazardousChemical(models.Model):
-    """A named chemical of GB 18218-2018 table 1 with its threshold quantity and correction factor β."""
+class HazardCategory(models.Model):
+    """A hazard category of GB 18218-2018 表2 (Q for substances not in 表1) with its β of 表4."""
 
-    name = models.CharField(_("chemical"), max_length=100)
-    cas = models.CharField(_("CAS number"), max_length=20, unique=True)
-    threshold_t = models.DecimalField(_("threshold quantity (t)"), max_digits=10, decimal_places=3)
-    beta = models.DecimalField(_("correction factor β"), max_digits=5, decimal_places=2, default=1)
+    code = models.CharField(_("code"), max_length=8, unique=True)
+    hazard_class = models.CharField(_("hazard class"), max_length=50)
+    description = models.CharField(_("description"), max_length=200)
+    threshold_t = models.DecimalField(_("critical quantity Q (t)"), max_digits=10, decimal_places=3)
+    beta = models.DecimalField(_("correction factor β"), max_digits=5, decimal_places=2)
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["sort_order"]
+        verbose_name = _("hazard category (GB 18218 表2/表4)")
+        verbose_name_plural = _("hazard categories (GB 18218 表2/表4)")
+
+    def __str__(self):
+        return f"{self.code} {self.hazard_class}：{self.description}"
+
+
+class HazardousChemical(models.Model):
+    """A substance named by GB 18218-2018: an entry of 表1 (with its Q), or a toxic gas of 表3 that 表1 does
+    not list (Q from 表2 by category). Loaded from enterprises/standards/gb18218_2018.py by migrations."""
+
+    entry_no = models.PositiveSmallIntegerField(
+        _("表1 entry"),
+        null=True,
+        blank=True,
+        unique=True,
+        help_text=_("Its number in 表1; empty for a 表3 gas 表1 does not list."),
+    )
+    name = models.CharField(_("chemical"), max_length=200)
+    aliases = models.JSONField(_("aliases"), default=list, blank=True)
+    cas = models.CharField(_("CAS number"), max_length=20, blank=True, help_text=_("The first CAS number given."))
+    cas_numbers = models.JSONField(_("CAS numbers"), default=list, blank=True)
+    threshold_t = models.DecimalField(
+        _("critical quantity Q (t)"),
+        max_digits=10,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("From 表1; empty when Q comes from 表2 by hazard category."),
+    )
+    table3_beta = models.DecimalField(
+        _("β of 表3"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("For the toxic gases 表3 names; empty when β comes from 表4 by hazard category."),
+    )
+    form = models.CharField(_("physical form"), max_length=8, choices=SubstanceForm.choices, blank=True)
+    categories = models.JSONField(
+        _("hazard categories"),
+        default=list,
+        blank=True,
+        help_text=_("The register's classification in 表2's codes (after the 2015 catalogue of hazardous chemicals)."),
+    )
+    clause = models.CharField(_("clause"), max_length=120, blank=True)
+
+    class Meta:
+        ordering = [models.F("entry_no").asc(nulls_last=True), "name"]
         verbose_name = _("hazardous chemical (GB 18218)")
         verbose_name_plural = _("hazardous chemicals (GB 18218)")
 
     def __str__(self):
-        return f"{self.name} ({self.cas})"
+        label = f"表1-{self.entry_no} {self.name}" if self.entry_no else f"表3 {self.name}"
+        return f"{label} ({self.cas})" if self.cas else label
 
 
 class MajorHazardSource(models.Model):
@@ -237,10 +290,11 @@ class MajorHazardSource(models.Model):
     name = models.CharField(_("unit name"), max_length=100)
     unit_kind = models.CharField(_("unit kind"), max_length=16, choices=HazardUnitKind.choices)
     exposed_population = models.CharField(
-        _("persons possibly exposed outside the plant"),
+        _("people within 500 m of the plant boundary"),
         max_length=16,
         choices=ExposedPopulation.choices,
-        default=ExposedPopulation.FROM_1,
+        blank=True,
+        help_text=_("GB 18218-2018 表5 (α). Left empty, the level cannot be computed."),
     )
     declared_level = models.PositiveSmallIntegerField(
         _("filed level"), choices=HazardLevel.choices, null=True, blank=True, help_text=_("The level on the filing.")
@@ -248,9 +302,18 @@ class MajorHazardSource(models.Model):
     computed_level = models.PositiveSmallIntegerField(
         _("computed level"), choices=HazardLevel.choices, null=True, blank=True, editable=False
     )
-    r_value = models.DecimalField(_("R value"), max_digits=12, decimal_places=3, null=True, blank=True, editable=False)
+    r_value = models.DecimalField(_("R value"), max_digits=16, decimal_places=6, null=True, blank=True, editable=False)
+    s_value = models.DecimalField(_("S value"), max_digits=16, decimal_places=6, null=True, blank=True, editable=False)
+    #: S ≥ 1 by its inventory; None while the inventory cannot tell (a line's Q unknown and the known part < 1).
+    is_major = models.BooleanField(_("major hazard source by its inventory"), null=True, editable=False)
+    #: Toxic gases, highly toxic liquids or flammable gases in its inventory (GB 18218 表3 and categories).
+    holds_shutoff_substances = models.BooleanField(
+        _("inventory holds toxic gases, highly toxic liquids or flammable gases"), default=False, editable=False
+    )
     has_toxic_or_flammable_gas = models.BooleanField(
-        _("holds toxic gases, highly toxic liquids or flammable gases"), default=False
+        _("holds toxic gases, highly toxic liquids or flammable gases"),
+        default=False,
+        help_text=_("Tick it when the inventory cannot show it (e.g. a highly toxic liquid entered by category)."),
     )
     automated_monitoring = models.BooleanField(_("automated monitoring"), default=False)
     video_to_park = models.BooleanField(_("video transmitted to the park's monitoring system"), default=False)
@@ -276,8 +339,12 @@ class MajorHazardSource(models.Model):
 
     @property
     def level(self):
-        """The level the register uses: computed from the inventory when possible, else as filed."""
-        return self.computed_level or self.declared_level
+        """The level: computed from the inventory (GB 18218-2018), never the filed one."""
+        return self.computed_level
+
+    @property
+    def needs_emergency_shutoff(self) -> bool:
+        return self.holds_shutoff_substances or self.has_toxic_or_flammable_gas
 
 
 class HazardInventoryLineQuerySet(RegionScopedQuerySet):
@@ -285,24 +352,37 @@ class HazardInventoryLineQuerySet(RegionScopedQuerySet):
 
 
 class HazardInventoryLine(models.Model):
-    """One chemical held in a hazard source: maximum quantity against its threshold."""
+    """One substance held in a hazard source: its maximum quantity q, and the Q and β the standard gives it."""
 
     hazard_source = models.ForeignKey(
         MajorHazardSource, verbose_name=_("hazard source"), on_delete=models.CASCADE, related_name="inventory"
     )
-    chemical_name = models.CharField(_("chemical"), max_length=100)
+    chemical = models.ForeignKey(
+        HazardousChemical,
+        verbose_name=_("GB 18218 substance"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Empty for a substance neither 表1 nor 表3 names: its categories then give Q and β."),
+    )
+    chemical_name = models.CharField(_("chemical"), max_length=200)
     cas = models.CharField(_("CAS number"), max_length=20, blank=True)
+    categories = models.CharField(
+        _("hazard categories"),
+        max_length=60,
+        blank=True,
+        help_text=_("表2 codes, e.g. W2 or W5.3,J5: needed for a substance not in 表1 or 表3."),
+    )
     max_quantity_t = models.DecimalField(
         _("maximum quantity (t)"), max_digits=12, decimal_places=3, validators=[MinValueValidator(0)]
     )
     threshold_t = models.DecimalField(
-        _("threshold quantity (t)"),
-        max_digits=10,
-        decimal_places=3,
-        validators=[MinValueValidator(0.001)],
-        help_text=_("Filled from GB 18218-2018 when the CAS number is in the reference table."),
+        _("critical quantity Q (t)"), max_digits=10, decimal_places=3, null=True, blank=True, editable=False
     )
-    beta = models.DecimalField(_("correction factor β"), max_digits=5, decimal_places=2, default=1)
+    beta = models.DecimalField(
+        _("correction factor β"), max_digits=5, decimal_places=2, null=True, blank=True, editable=False
+    )
 
     history = HistoricalRecords()
     objects = HazardInventoryLineQuerySet.as_manager()

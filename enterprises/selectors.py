@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 
 from core.history import HistoryEntry, HistorySource, read_history
 
-from .choices import CORE_PERMIT_KINDS, EnterpriseKind, OperatingStatus, PermitKind, PermitState
-from .hazards import must_stop_operating
+from .choices import CORE_PERMIT_KINDS, EnterpriseKind, HazardDuty, OperatingStatus, PermitKind, PermitState
+from .hazards import ACTIVE_STATUSES, breaches, must_stop_operating, stored_why_not
 from .models import Enterprise, KeyHazardousProcess, MajorHazardSource, Permit, YearlyTier
 
 #: The dossier shows this many change-history entries (newest first).
@@ -150,6 +150,17 @@ class HazardRow:
     lines: list
     must_stop: bool
     level_differs: bool
+    why_not: str | None = None
+    breaches: list = None  # HazardDuty labels
+
+
+def filed_level_differs(source) -> bool:
+    """The level filed by the enterprise is not the computed one (also when the inventory is below S < 1)."""
+    if source.declared_level is None:
+        return False
+    if source.is_major is False:
+        return True
+    return source.computed_level is not None and source.computed_level != source.declared_level
 
 
 @dataclass
@@ -188,14 +199,16 @@ def enterprise_dossier(user, pk) -> Dossier:
     permits = list(enterprise.permits.all())
     hazards = []
     for source in enterprise.hazard_sources.prefetch_related("inventory"):
+        source.enterprise = enterprise  # the duties read its status; no query per source
+        lines = list(source.inventory.all())
         hazards.append(
             HazardRow(
                 source=source,
-                lines=list(source.inventory.all()),
+                lines=lines,
                 must_stop=must_stop_operating(source),
-                level_differs=bool(
-                    source.computed_level and source.declared_level and source.computed_level != source.declared_level
-                ),
+                level_differs=filed_level_differs(source),
+                why_not=stored_why_not(source, lines),
+                breaches=[HazardDuty(duty).label for duty in breaches(source)],
             )
         )
     return Dossier(
@@ -243,3 +256,51 @@ def enterprise_figures(user) -> EnterpriseFigures:
         by_kind=_counts(visible, "kind", EnterpriseKind.choices),
         **totals,
     )
+
+
+# --- Major hazard source duties as of a moment (the quarterly report) -------------------------------------
+
+
+def hazard_duty_shares_as_of(scope_path: str, before) -> dict[str, dict]:
+    """Per township path under `scope_path`: the major hazard sources held to the duties and how many of them have
+    automated monitoring, video transmitted to the park's platform, and (of those that need it) emergency
+    shut-off, as each record stood just before `before` (its latest history row then; deleted ones left out),
+    as rectification.reports.as_of reads the history.
+
+    Counted: sources major by their inventory (S ≥ 1), or filed as major while their inventory cannot tell, of
+    operating or suspended enterprises (the enterprise's status as of `before` too). One aggregate query; the
+    caller adds the townships up along the region paths and divides:
+    {path: {"sources", "monitored", "video", "shutoff_needed", "shutoff"}}.
+    """
+    history = MajorHazardSource.history.model
+    latest = (
+        history.objects.filter(history_date__lt=before).values("id").annotate(last=Max("history_id")).values("last")
+    )
+    enterprise_history = Enterprise.history.model
+    latest_enterprise = (
+        enterprise_history.objects.filter(history_date__lt=before)
+        .values("id")
+        .annotate(last=Max("history_id"))
+        .values("last")
+    )
+    active_then = enterprise_history.objects.filter(
+        history_id__in=latest_enterprise, status__in=ACTIVE_STATUSES
+    ).exclude(history_type="-")
+    needs = Q(holds_shutoff_substances=True) | Q(has_toxic_or_flammable_gas=True)
+    rows = (
+        history.objects.filter(history_id__in=latest)
+        .exclude(history_type="-")
+        .filter(enterprise__township__path__startswith=scope_path)
+        .filter(Q(is_major=True) | Q(is_major__isnull=True, declared_level__isnull=False))
+        .filter(enterprise_id__in=active_then.values("id"))
+        .values("enterprise__township__path")
+        .annotate(
+            sources=Count("history_id"),
+            monitored=Count("history_id", filter=Q(automated_monitoring=True)),
+            video=Count("history_id", filter=Q(video_to_park=True)),
+            shutoff_needed=Count("history_id", filter=needs),
+            shutoff=Count("history_id", filter=needs & Q(emergency_shutoff=True)),
+        )
+        .order_by()
+    )
+    return {row.pop("enterprise__township__path"): row for row in rows}

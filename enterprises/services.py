@@ -1,5 +1,7 @@
 """Writes to the enterprise register. Web forms, the admin, the importer and the API call these."""
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -8,17 +10,16 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from simple_history.utils import bulk_update_with_history
 
 from accounts.permissions import Capability, require
-from core.bulk import insert_history, insert_rows
+from core.bulk import insert_history, insert_rows, update_rows
 from core.exceptions import ConflictError
 from core.history import apply_changes, apply_many_to_many, delete_tracked, save_tracked
 from regions.choices import RegionLevel
 from regions.scoping import region_in_scope
 
-from .hazards import assess
-from .models import Enterprise, HazardInventoryLine, HazardousChemical, MajorHazardSource, Permit, YearlyTier
+from .hazards import Grading, Line, Reference, grade, resolve
+from .models import Enterprise, HazardInventoryLine, MajorHazardSource, Permit, YearlyTier
 from .signals import REFERENCE_FIELDS, enterprise_reference_changed
 from .validators import normalize_uscc
 
@@ -138,20 +139,96 @@ def set_yearly_tier(
     return record
 
 
-def reference_for_cas(cas: str) -> HazardousChemical | None:
-    cas = (cas or "").strip()
-    return HazardousChemical.objects.filter(cas=cas).first() if cas else None
+CAS_PATTERN = re.compile(r"^\d{2,7}-\d{2}-\d$")
+#: Keys an inventory item may have (Q and β are never typed in: the standard's tables give them).
+INVENTORY_KEYS = frozenset({"substance", "chemical_name", "cas", "max_quantity_t", "categories"})
 
 
-def _recompute_level(hazard_source: MajorHazardSource, lines) -> None:
-    triples = [(line.max_quantity_t, line.threshold_t, line.beta) for line in lines]
-    if not triples:
-        hazard_source.computed_level = None
-        hazard_source.r_value = None
-        return
-    result = assess(triples, hazard_source.exposed_population)
-    hazard_source.computed_level = result.level
-    hazard_source.r_value = result.r_value
+def _inventory_lines(reference: Reference, inventory: list[dict]) -> list[tuple[HazardInventoryLine, Line]]:
+    """Resolve each item's substance (name, alias, CAS or 表1-N) and categories; ValidationError per line."""
+    pairs, errors = [], {}
+    for index, item in enumerate(inventory, start=1):
+        unknown = set(item) - INVENTORY_KEYS
+        if unknown:
+            raise TypeError(f"Inventory keys not accepted: {', '.join(sorted(unknown))}")
+        text = unicodedata.normalize("NFKC", str(item.get("substance") or item.get("chemical_name") or "")).strip()
+        cas = unicodedata.normalize("NFKC", str(item.get("cas") or "")).strip()
+        if not cas and CAS_PATTERN.match(text):
+            cas = text
+        key = f"inventory_{index}"
+        try:
+            substance = resolve(reference, text, cas)
+            categories = reference.parse_categories(item.get("categories"))
+        except ValueError as error:
+            errors[key] = _("Line %(n)d: %(error)s") % {"n": index, "error": error}
+            continue
+        if substance is None and not text:
+            errors[key] = _("Line %(n)d: name the substance (name, alias or CAS number).") % {"n": index}
+            continue
+        quantity = item.get("max_quantity_t")
+        if quantity in (None, ""):
+            errors[key] = _("Line %(n)d: enter the maximum quantity in tonnes.") % {"n": index}
+            continue
+        name = substance.name if substance else text
+        record = HazardInventoryLine(
+            chemical_id=substance.pk if substance else None,
+            chemical_name=name[:200],
+            cas=(cas or (substance.cas if substance else ""))[:20],
+            categories=",".join(categories),
+            max_quantity_t=Decimal(quantity),
+        )
+        pairs.append((record, Line(name, record.max_quantity_t, substance, record.cas, categories)))
+    if errors:
+        raise ValidationError(errors)
+    return pairs
+
+
+def line_of(reference: Reference, *, chemical_id, chemical_name, cas, categories, max_quantity_t) -> Line:
+    """A stored inventory line as hazards.grade() takes it. A line written without its substance (a bulk load)
+    is matched by name or CAS number when exactly one entry has it."""
+    try:
+        codes = reference.parse_categories(categories)
+    except ValueError:  # a code the reference no longer has: the line then needs its category again
+        codes = ()
+    substance = reference.by_pk(chemical_id) if chemical_id else None
+    if substance is None:
+        try:
+            substance = resolve(reference, chemical_name, cas)
+        except ValueError:
+            substance = None
+    return Line(chemical_name, max_quantity_t, substance, cas, codes)
+
+
+def _stored(value: Decimal | None) -> Decimal | None:
+    """Stored with 6 decimals (the level was decided on the exact value before)."""
+    return None if value is None else value.quantize(Decimal("0.000001"))
+
+
+def _apply_grading(source: MajorHazardSource, grading: Grading) -> bool:
+    """Set the figures of `grading` on the source; True when any changed."""
+    values = {
+        "computed_level": grading.level,
+        "r_value": _stored(grading.r_value),
+        "s_value": _stored(grading.s_value),
+        "is_major": grading.is_major,
+        "holds_shutoff_substances": grading.holds_shutoff_substances,
+    }
+    return bool(apply_changes(source, values))
+
+
+def _apply_terms(records, grading: Grading) -> list:
+    """Set each line's Q and β as the standard gives them; the lines whose figures changed."""
+    changed = []
+    for record, term in zip(records, grading.terms, strict=True):
+        substance = term.line.substance
+        values = {
+            "threshold_t": term.threshold_t,
+            "beta": term.beta,
+            "chemical_id": substance.pk if substance else None,
+        }
+        if apply_changes(record, values):
+            changed.append(record)
+    return changed
 
 
 def _hazard_source_fields() -> list:
@@ -164,7 +241,7 @@ def _hazard_source_fields() -> list:
 
 
 def _inventory_key(lines) -> list:
-    """An inventory as comparable values, in no particular order."""
+    """An inventory as the user gives it (Q and β follow from the tables), comparable, in no particular order."""
 
     def number(value):
         return Decimal(str(value)) if value not in (None, "") else None
@@ -173,9 +250,8 @@ def _inventory_key(lines) -> list:
         (
             line.chemical_name or "",
             line.cas or "",
+            line.categories or "",
             number(line.max_quantity_t),
-            number(line.threshold_t),
-            number(line.beta),
         )
         for line in lines
     )
@@ -191,11 +267,13 @@ def save_hazard_source(
     hazard_source: MajorHazardSource | None = None,
     reason: str = "",
 ) -> MajorHazardSource:
-    """Create or update a hazard source and (when given) replace its inventory; recompute its level.
+    """Create or update a hazard source and (when given) replace its inventory; grade it (GB 18218-2018).
 
-    Each inventory dict has chemical_name, cas, max_quantity_t and optionally threshold_t and beta;
-    a CAS number found in the GB 18218 reference table fills threshold and β when they are left empty.
-    A save that changes nothing (fields, level or inventory) writes nothing and adds no history entry.
+    Each inventory item names its substance by name, alias, CAS number or 表1 entry ("substance", or the older
+    "chemical_name"/"cas"), its maximum quantity ("max_quantity_t", t) and, for a substance neither 表1 nor 表3
+    names, its hazard categories ("categories", 表2 codes). Q and β come from the tables only. What cannot be
+    computed yet (a category or the people within 500 m missing) is saved and shown with the reason.
+    A save that changes nothing (fields, grading or inventory) writes nothing and adds no history entry.
     """
     require(actor, Capability.CHANGE_ENTERPRISE, enterprise.township)
     if hazard_source is None:
@@ -203,42 +281,40 @@ def save_hazard_source(
     else:
         apply_changes(hazard_source, data)
 
-    lines = None
+    reference = Reference.load()
+    existing = list(hazard_source.inventory.all()) if hazard_source.pk else []
     if inventory is not None:
-        lines = []
-        errors = {}
-        for index, item in enumerate(inventory, start=1):
-            item = dict(item)
-            reference = reference_for_cas(item.get("cas", ""))
-            if item.get("threshold_t") in (None, "") and reference:
-                item["threshold_t"] = reference.threshold_t
-            if item.get("beta") in (None, "") and reference:
-                item["beta"] = reference.beta
-            if item.get("beta") in (None, ""):
-                item["beta"] = Decimal(1)
-            if item.get("threshold_t") in (None, ""):
-                errors[f"inventory_{index}"] = _(
-                    "Line %(n)d (%(chemical)s): enter the threshold quantity; the CAS number is not in the "
-                    "GB 18218-2018 reference table."
-                ) % {"n": index, "chemical": item.get("chemical_name") or "?"}
-                continue
-            lines.append(HazardInventoryLine(**item))
-        if errors:
-            raise ValidationError(errors)
-        _recompute_level(hazard_source, lines)
+        pairs = _inventory_lines(reference, inventory)
+        records = [pair[0] for pair in pairs]
+        replace_inventory = not hazard_source.pk or _inventory_key(existing) != _inventory_key(records)
     else:
-        _recompute_level(hazard_source, list(hazard_source.inventory.all()) if hazard_source.pk else [])
+        replace_inventory = False
+    if replace_inventory:
+        lines = [pair[1] for pair in pairs]
+    else:
+        records = existing  # the same inventory (or none given): its stored lines are graded again
+        lines = [
+            line_of(
+                reference,
+                chemical_id=r.chemical_id,
+                chemical_name=r.chemical_name,
+                cas=r.cas,
+                categories=r.categories,
+                max_quantity_t=r.max_quantity_t,
+            )
+            for r in records
+        ]
+    grading = grade(lines, hazard_source.exposed_population, reference)
+    _apply_grading(hazard_source, grading)
+    changed_lines = _apply_terms(records, grading)
 
-    existing = list(hazard_source.inventory.all()) if hazard_source.pk and lines is not None else []
-    if hazard_source.pk and lines is not None and _inventory_key(existing) == _inventory_key(lines):
-        lines = None  # the same inventory: nothing to replace
     if hazard_source.pk is None:
         save_tracked(hazard_source, actor=actor, reason=reason)
     else:
         # Compared with the stored row (locked), not with `data`: the admin sets the fields before calling.
         stored = MajorHazardSource.objects.select_for_update().values().get(pk=hazard_source.pk)
         source_changed = any(stored[f.attname] != getattr(hazard_source, f.attname) for f in _hazard_source_fields())
-        if not source_changed and lines is None:
+        if not source_changed and not replace_inventory and not changed_lines:
             return hazard_source  # nothing changed: no save, no history entry
         hazard_source.version = stored["version"] + 1
         if source_changed:
@@ -250,11 +326,14 @@ def save_hazard_source(
             MajorHazardSource.objects.filter(pk=hazard_source.pk).update(
                 version=hazard_source.version, updated_at=hazard_source.updated_at
             )
-    if lines is not None:
+    if replace_inventory:
         for line in existing:
             delete_tracked(line, actor=actor, reason=reason)
-        for line in lines:
+        for line in records:
             line.hazard_source = hazard_source
+            save_tracked(line, actor=actor, reason=reason)
+    else:
+        for line in changed_lines:
             save_tracked(line, actor=actor, reason=reason)
     return hazard_source
 
@@ -268,17 +347,19 @@ def delete_hazard_source(*, actor, hazard_source: MajorHazardSource, reason: str
 #: Hazard sources recomputed per round trip by recompute_hazard_levels.
 RECOMPUTE_CHUNK_SIZE = 1000
 RECOMPUTE_REASON = "重新计算危险源级别（GB 18218-2018）"
+_LINE_COLUMNS = ("pk", "hazard_source_id", "chemical_id", "chemical_name", "cas", "categories", "max_quantity_t")
 
 
 def recompute_hazard_levels(*, chunk_size: int = RECOMPUTE_CHUNK_SIZE) -> int:
-    """Recompute R and the level of every major hazard source from its inventory; return how many changed.
+    """Grade every major hazard source again from its inventory and the reference tables; return how many changed.
 
-    For rows whose inventory was written without going through save_hazard_source (bulk loads,
-    the admin, an older rule). Chunked by primary key: two queries per chunk (its rows locked while
-    it is worked on), and one bulk update with history rows for the sources whose figures differ,
-    which also raises their version and updated_at (ETags, incremental sync). Unchanged sources are
-    not written, so running it twice changes nothing the second time.
+    For a change of the reference tables, and rows written without going through save_hazard_source (bulk
+    loads, older rules). Chunked by primary key: a fixed number of queries per chunk (its rows locked while it
+    is worked on), multi-row updates with history rows for the sources and lines whose figures differ, which also
+    raise the sources' version and updated_at (ETags, incremental sync). Unchanged rows are not written, so
+    running it twice changes nothing the second time.
     """
+    reference = Reference.load()
     changed_total = 0
     last_pk = 0
     while True:
@@ -289,32 +370,49 @@ def recompute_hazard_levels(*, chunk_size: int = RECOMPUTE_CHUNK_SIZE) -> int:
             if not sources:
                 return changed_total
             first_pk, last_pk = sources[0].pk, sources[-1].pk
-            lines: dict[int, list] = {}
-            for source_id, quantity, threshold, beta in HazardInventoryLine.objects.filter(
+            records: dict[int, list] = {}
+            for line in HazardInventoryLine.objects.filter(
                 hazard_source_id__gte=first_pk, hazard_source_id__lte=last_pk
-            ).values_list("hazard_source_id", "max_quantity_t", "threshold_t", "beta"):
-                lines.setdefault(source_id, []).append((quantity, threshold, beta))
+            ).order_by("hazard_source_id", "pk"):
+                records.setdefault(line.hazard_source_id, []).append(line)
             now = timezone.now()
-            changed = []
+            changed, changed_lines = [], []
             for source in sources:
-                triples = lines.get(source.pk)
-                if triples:
-                    result = assess(triples, source.exposed_population)
-                    level, r_value = result.level, result.r_value
-                else:
-                    level, r_value = None, None
-                if source.computed_level != level or source.r_value != r_value:
-                    source.computed_level, source.r_value = level, r_value
+                own = records.get(source.pk, [])
+                lines = [
+                    line_of(
+                        reference,
+                        chemical_id=r.chemical_id,
+                        chemical_name=r.chemical_name,
+                        cas=r.cas,
+                        categories=r.categories,
+                        max_quantity_t=r.max_quantity_t,
+                    )
+                    for r in own
+                ]
+                grading = grade(lines, source.exposed_population, reference)
+                changed_lines += _apply_terms(own, grading)
+                if _apply_grading(source, grading):
                     source.version, source.updated_at = source.version + 1, now
                     changed.append(source)
+            # Set-based writes with one history row each (who: the worker; why: RECOMPUTE_REASON).
+            update_rows(HazardInventoryLine, changed_lines, ["threshold_t", "beta", "chemical"])
+            insert_history(HazardInventoryLine, changed_lines, reason=RECOMPUTE_REASON, history_type="~")
             if changed:
-                bulk_update_with_history(
-                    changed,
+                update_rows(
                     MajorHazardSource,
-                    ["computed_level", "r_value", "version", "updated_at"],
-                    batch_size=500,
-                    default_change_reason=RECOMPUTE_REASON,
+                    changed,
+                    [
+                        "computed_level",
+                        "r_value",
+                        "s_value",
+                        "is_major",
+                        "holds_shutoff_substances",
+                        "version",
+                        "updated_at",
+                    ],
                 )
+                insert_history(MajorHazardSource, changed, reason=RECOMPUTE_REASON, history_type="~")
                 changed_total += len(changed)
 
 

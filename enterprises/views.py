@@ -6,7 +6,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -18,8 +20,11 @@ from inspections.selectors import enterprise_sections
 from rectification.dossier import dossier_sections
 
 from . import services
+from .choices import ExposedPopulation, HazardLevel
 from .filters import EnterpriseFilterSet
 from .forms import (
+    CalculatorForm,
+    CalculatorFormSet,
     EnterpriseForm,
     HazardSourceForm,
     InventoryFormSet,
@@ -30,7 +35,8 @@ from .forms import (
     inventory_data,
     inventory_initial,
 )
-from .models import Enterprise
+from .hazards import Reference, alpha_row, as_dict, build_line, grade, level_row
+from .models import Enterprise, HazardCategory, HazardousChemical
 from .selectors import enterprise_dossier, enterprise_for_user, for_list
 
 
@@ -310,7 +316,100 @@ def hazard_source_edit(request, pk, hazard_pk=None):
     return render(
         request,
         "enterprises/hazard_form.html",
-        {"form": form, "formset": formset, "reason_form": reason_form, "enterprise": enterprise, "title": title},
+        {
+            "form": form,
+            "formset": formset,
+            "reason_form": reason_form,
+            "enterprise": enterprise,
+            "title": title,
+            "substances": HazardousChemical.objects.all(),
+            "preview": _grading_preview(request.POST or (_source_query(source) if source else None)),
+        },
+    )
+
+
+def _source_query(source) -> dict:
+    """The saved source as the form would post it, for the first preview."""
+    data = {"exposed_population": source.exposed_population}
+    lines = list(source.inventory.all())
+    for index, line in enumerate(lines):
+        data[f"inventory-{index}-substance"] = line.chemical_name
+        data[f"inventory-{index}-max_quantity_t"] = str(line.max_quantity_t)
+        data[f"inventory-{index}-categories"] = line.categories
+    data["inventory-TOTAL_FORMS"] = str(len(lines))
+    return data
+
+
+def _grading_preview(data) -> dict | None:
+    """Grade what the form holds (`inventory-N-…` lines and exposed_population) without saving anything."""
+    if not data:
+        return None
+    reference = Reference.load()
+    lines, errors = [], []
+    try:
+        total = min(int(data.get("inventory-TOTAL_FORMS") or 0), 200)
+    except ValueError:
+        total = 0
+    for index in range(total):
+        text = (data.get(f"inventory-{index}-substance") or "").strip()
+        quantity = (data.get(f"inventory-{index}-max_quantity_t") or "").strip()
+        if not text or not quantity or data.get(f"inventory-{index}-DELETE"):
+            continue
+        try:
+            lines.append(build_line(reference, text, quantity, data.get(f"inventory-{index}-categories", "")))
+        except ValueError as error:
+            errors.append({"line": index + 1, "message": str(error)})
+    if not lines and not errors:
+        return None
+    exposed = data.get("exposed_population") or ""
+    if exposed not in ExposedPopulation.values:
+        exposed = ""
+    grading = grade(lines, exposed, reference)
+    return {
+        "grading": grading,
+        "data": as_dict(grading),
+        "errors": errors,
+        "alpha_row": alpha_row(exposed),
+        "level_row": level_row(grading.level),
+        "level_label": HazardLevel(grading.level).label if grading.level else "",
+    }
+
+
+@login_required
+@explain_forbidden
+@require_http_methods(["GET"])
+def hazard_grading(request):
+    """JSON: S, R, α, each βq/Q term and the level of the lines given (the form's live preview); nothing saved."""
+    require(request.user, Capability.VIEW_REGISTER)
+    preview = _grading_preview(request.GET)
+    if preview is None:
+        return JsonResponse({"empty": True, "html": ""})
+    html = render_to_string("enterprises/_hazard_grading.html", {"preview": preview}, request=request)
+    return JsonResponse({**preview["data"], "errors": preview["errors"], "html": html})
+
+
+@login_required
+@explain_forbidden
+@require_http_methods(["GET"])
+def hazard_calculator(request):
+    """The stand-alone GB 18218-2018 calculator for evaluation staff: grades a unit, saves nothing."""
+    require(request.user, Capability.VIEW_REGISTER)
+    submitted = "inventory-TOTAL_FORMS" in request.GET
+    form = CalculatorForm(request.GET if submitted else None)
+    formset = CalculatorFormSet(request.GET if submitted else None, prefix="inventory")
+    if submitted:
+        form.is_valid()
+        formset.is_valid()
+    return render(
+        request,
+        "enterprises/hazard_calculator.html",
+        {
+            "form": form,
+            "formset": formset,
+            "substances": HazardousChemical.objects.all(),
+            "categories": HazardCategory.objects.all(),
+            "preview": _grading_preview(request.GET) if submitted else None,
+        },
     )
 
 

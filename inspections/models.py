@@ -9,6 +9,7 @@ from simple_history.models import HistoricalRecords
 from core.history import HistoryManager
 from core.models import Versioned
 from core.uploads import EvidencePath
+from enterprises.choices import HazardDuty
 from regions.scoping import RegionScopedQuerySet
 
 from .choices import (
@@ -360,6 +361,20 @@ class Finding(Versioned):
     )
     deadline = models.DateField(_("deadline"), null=True, blank=True, db_index=True)
     status = models.CharField(_("status"), max_length=24, choices=FindingStatus.choices, default=FindingStatus.OPEN)
+    # A breach of a major hazard source's duty found by the daily check (record_hazard_duty_findings): one
+    # unclosed finding per source and duty at most.
+    hazard_source = models.ForeignKey(
+        "enterprises.MajorHazardSource",
+        verbose_name=_("major hazard source"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="findings",
+        editable=False,
+    )
+    hazard_duty = models.CharField(
+        _("major hazard source duty"), max_length=16, choices=HazardDuty.choices, blank=True, editable=False
+    )
     # Set by the deadline check (mark_overdue_findings) the day the finding is first seen overdue.
     overdue_since = models.DateField(_("overdue since"), null=True, blank=True, editable=False)
 
@@ -410,6 +425,12 @@ class Finding(Versioned):
             models.CheckConstraint(
                 condition=~Q(status=FindingStatus.CLOSED) | Q(verified_by__isnull=False),
                 name="finding_closed_only_verified",
+            ),
+            # Not recorded again while the one recorded for the same breach is not closed.
+            models.UniqueConstraint(
+                fields=["hazard_source", "hazard_duty"],
+                condition=Q(hazard_source__isnull=False) & ~Q(status=FindingStatus.CLOSED),
+                name="finding_one_open_per_hazard_duty",
             ),
         ]
         indexes = [

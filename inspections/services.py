@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -23,7 +23,7 @@ from accounts.permissions import Capability, require
 from core.changes import mark_changed
 from core.history import apply_changes, delete_tracked, save_tracked
 from core.uploads import validate_upload
-from enterprises.choices import OperatingStatus
+from enterprises.choices import HazardDuty, HazardLevel, OperatingStatus
 from enterprises.models import Enterprise
 from enterprises.services import touch, update_enterprise
 from rectification import services as rectification_services
@@ -1182,6 +1182,86 @@ def apply_roster_surveys(
         user=user,
         reason=reason,
     )
+
+
+# --- Major hazard source duties (the daily check) -----------------------------------------------------------
+
+#: What each breach asks for, and where the duty is written.
+HAZARD_DUTY_TEXTS = {
+    HazardDuty.MONITORING: gettext_lazy(
+        "Major hazard source “%(source)s” (%(level)s) has no automated monitoring: install it and transmit its "
+        "signals to the park's major hazard source monitoring system."
+    ),
+    HazardDuty.VIDEO: gettext_lazy(
+        "Major hazard source “%(source)s” (%(level)s) transmits no video to the park's monitoring platform: "
+        "connect its video surveillance."
+    ),
+    HazardDuty.SHUTOFF: gettext_lazy(
+        "Major hazard source “%(source)s” (%(level)s) holds toxic gases, highly toxic liquids or flammable gases "
+        "without emergency shut-off: install emergency shut-off devices."
+    ),
+    HazardDuty.MUST_STOP: gettext_lazy(
+        "Major hazard source “%(source)s” is a %(level)s storage unit without emergency shut-off: it must stop "
+        "operating until emergency shut-off is installed."
+    ),
+}
+HAZARD_DUTY_BASIS = gettext_lazy(
+    "City mobilisation speech on chemical rectification, (六) “all major hazard sources of hazardous chemicals must "
+    "have automated monitoring and remote video transmission … toxic gases, highly toxic liquids and flammable "
+    "gases must have emergency shut-off; level 1 or 2 tank farms without emergency stop or shut-off must stop "
+    "operating”; GB 18218-2018."
+)
+
+
+def record_hazard_duty_findings(found_on: datetime.date) -> list[Finding]:
+    """Record a major accident hazard (重大事故隐患) finding for each breach of a major hazard source's duties
+    that has no unclosed finding yet (the daily check; the worker, no actor).
+
+    The breaches are those enterprises.hazards.breach_q selects from the figures the grading stored. Set-based:
+    per duty one SELECT of the new breaches (those without an unclosed finding for the same source and duty),
+    then one multi-row INSERT with its history rows. A breach whose finding is open, being fixed, awaiting
+    verification or reopened is not recorded again; once it is closed, a breach found again is a new finding.
+    The database also refuses a second unclosed finding for a source and duty (finding_one_open_per_hazard_duty).
+    Returns the findings created.
+    """
+    from core.bulk import insert_history, insert_rows
+    from enterprises.hazards import breach_q
+    from enterprises.models import MajorHazardSource
+
+    levels = dict(HazardLevel.choices)
+    findings = []
+    for duty in HazardDuty:
+        unclosed = Finding.objects.filter(hazard_source=OuterRef("pk"), hazard_duty=duty).exclude(
+            status=FindingStatus.CLOSED
+        )
+        rows = (
+            MajorHazardSource.objects.filter(breach_q(duty))
+            .exclude(Exists(unclosed))
+            .order_by("pk")
+            .values_list("pk", "enterprise_id", "name", "computed_level")
+        )
+        for source_id, enterprise_id, name, level in rows.iterator(chunk_size=2000):
+            level_label = str(levels[level]) if level else str(_("level not computed"))
+            findings.append(
+                Finding(
+                    enterprise_id=enterprise_id,
+                    hazard_source_id=source_id,
+                    hazard_duty=duty,
+                    area=AccessArea.WORK_SAFETY,
+                    severity=Severity.MAJOR,
+                    description=str(HAZARD_DUTY_TEXTS[duty]) % {"source": name, "level": level_label},
+                    legal_basis=str(HAZARD_DUTY_BASIS),
+                    status=FindingStatus.OPEN,
+                )
+            )
+    insert_rows(Finding, findings)
+    insert_history(
+        Finding,
+        findings,
+        reason=_("Daily check of major hazard source duties, %(date)s") % {"date": found_on},
+        history_type="+",
+    )
+    return findings
 
 
 def refresh_enterprise_references(sender, enterprise_ids, **kwargs) -> None:

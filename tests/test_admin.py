@@ -43,7 +43,7 @@ def register(regions, users):
         hazard = services.save_hazard_source(
             actor=users["city"],
             enterprise=enterprise,
-            data={"name": f"{key}罐区", "unit_kind": "tank_farm"},
+            data={"name": f"{key}罐区", "unit_kind": "tank_farm", "exposed_population": "1_29"},
             inventory=[{"chemical_name": "氯", "cas": "7782-50-5", "max_quantity_t": Decimal("10")}],
         )
         data[key] = {"park": park, "enterprise": enterprise, "hazard": hazard}
@@ -281,16 +281,34 @@ def test_hazard_source_level_is_computed_from_the_admin_inventory(register, user
     assert hazard.history.first().history_user == users["county_a"]
 
 
-def test_unknown_cas_without_threshold_is_a_form_error(register, users, client_for):
+def test_ambiguous_substance_or_unknown_category_is_a_form_error(register, users, client_for):
+    client = client_for(users["county_a"])
+    hazard = register["a1"]["hazard"]
+    url = admin_url(MajorHazardSource, "change", hazard.pk)
+    # 硝酸铵 is two entries of 表1 (by combustible content): the user must pick one.
+    response = change_post(client, url, **{"inventory-0-chemical_name": "硝酸铵", "inventory-0-cas": ""})
+    assert response.status_code == 200
+    assert "表1-43" in response.content.decode() and "表1-44" in response.content.decode()
+    response = change_post(client, url, **{"inventory-0-categories": "W99"})
+    assert response.status_code == 200
+    assert "W99" in response.content.decode()
+    hazard.refresh_from_db()
+    assert hazard.inventory.get().chemical_name == "氯"
+
+
+def test_unknown_substance_without_category_is_saved_with_the_reason(register, users, client_for):
     client = client_for(users["county_a"])
     hazard = register["a1"]["hazard"]
     response = change_post(
         client,
         admin_url(MajorHazardSource, "change", hazard.pk),
-        **{"inventory-0-cas": "0000-00-0", "inventory-0-threshold_t": ""},
+        **{"inventory-0-chemical_name": "某中间体", "inventory-0-cas": "0000-00-0"},
     )
-    assert response.status_code == 200
-    assert "GB 18218" in response.content.decode()
+    assert response.status_code == 302
+    hazard.refresh_from_db()
+    assert hazard.computed_level is None and hazard.is_major is None
+    line = hazard.inventory.get()
+    assert (line.chemical_id, line.threshold_t, line.beta) == (None, None, None)
 
 
 def test_user_admin_applies_the_role_rule(regions, users, client_for):
@@ -392,15 +410,14 @@ def test_add_hazard_source_with_inventory(register, users, client_for):
         "inventory-INITIAL_FORMS": "0",
         "inventory-0-chemical_name": "氯",
         "inventory-0-cas": "7782-50-5",
+        "inventory-0-categories": "",
         "inventory-0-max_quantity_t": "500",
-        "inventory-0-threshold_t": "",
-        "inventory-0-beta": "",
     }
     response = client.post(admin_url(MajorHazardSource, "add"), data)
     assert response.status_code == 302
     hazard = MajorHazardSource.objects.get(name="液氯罐区")
     line = hazard.inventory.get()
-    assert (line.threshold_t, line.beta) == (Decimal("5"), Decimal("4"))  # filled from GB 18218-2018
+    assert (line.threshold_t, line.beta) == (Decimal("5"), Decimal("4"))  # GB 18218-2018 表1 and 表3
     assert hazard.computed_level == HazardLevel.LEVEL_1
     assert hazard.history.get().history_user == users["county_a"]
 

@@ -243,11 +243,22 @@ def test_hazard_sources_list_detail_filters(regions, users, register):
     assert body["unit_kind"] == "tank_farm" and body["unit_kind_display"]
     assert body["computed_level"] == 2 and body["level"] == 2 and body["declared_level"] is None
     assert body["level_display"] == "二级"
-    assert body["r_value"] == "80.000"
+    assert body["r_value"] == "80.000000" and body["s_value"] == "20.000000" and body["is_major"] is True
+    assert body["why_not"] is None and body["level_differs"] is False
     assert body["must_stop_operating"] is True  # level 2 tank farm without emergency shut-off
     assert body["automated_monitoring"] is True and body["emergency_shutoff"] is False
+    assert body["needs_emergency_shutoff"] is True  # chlorine: a toxic gas of 表3
+    assert body["breaches"] == ["video", "shutoff", "must_stop"]
     assert body["inventory"] == [
-        {"chemical_name": "氯", "cas": "7782-50-5", "max_quantity_t": "100.000", "threshold_t": "5.000", "beta": "4.00"}
+        {
+            "chemical_name": "氯",
+            "cas": "7782-50-5",
+            "gb18218_entry": "表1-12",
+            "categories": "",
+            "max_quantity_t": "100.000",
+            "threshold_t": "5.000",
+            "beta": "4.00",
+        }
     ]
     assert ids(get(county, V1 + "hazard-sources/", {"level": "2"})) == [register["tank"].pk]
     assert ids(get(county, V1 + "hazard-sources/", {"unit_kind": "warehouse"})) == [other.pk]

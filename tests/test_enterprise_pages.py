@@ -370,7 +370,13 @@ def test_dossier_shows_hazard_sources_and_stop_warning(register, users):
     source = services.save_hazard_source(
         actor=users["city"],
         enterprise=alpha,
-        data={"name": "氯气罐区", "unit_kind": "tank_farm", "declared_level": 3, "emergency_shutoff": False},
+        data={
+            "name": "氯气罐区",
+            "unit_kind": "tank_farm",
+            "declared_level": 3,
+            "emergency_shutoff": False,
+            "exposed_population": "1_29",
+        },
         inventory=[{"chemical_name": "氯", "cas": "7782-50-5", "max_quantity_t": Decimal("150")}],
     )
     assert source.computed_level == 1
@@ -455,8 +461,7 @@ def _hazard_post(**overrides):
         "inventory-INITIAL_FORMS": "0",
         "inventory-MIN_NUM_FORMS": "0",
         "inventory-MAX_NUM_FORMS": "1000",
-        "inventory-0-chemical_name": "氨",
-        "inventory-0-cas": "7664-41-7",
+        "inventory-0-substance": "7664-41-7",
         "inventory-0-max_quantity_t": "100",
     }
     data.update(overrides)
@@ -472,16 +477,36 @@ def test_create_hazard_source_with_inventory(register, users, client_for):
     assert source.computed_level is not None
 
 
-def test_hazard_source_unknown_cas_needs_threshold(register, users, client_for):
+def test_hazard_source_ambiguous_substance_is_refused_with_the_choices(register, users, client_for):
     alpha = register["alpha"]
     response = client_for(users["city"]).post(
-        reverse("enterprises:hazard_create", args=[alpha.pk]),
-        _hazard_post(**{"inventory-0-cas": "000-00-0", "inventory-0-chemical_name": "某物质"}),
+        reverse("enterprises:hazard_create", args=[alpha.pk]), _hazard_post(**{"inventory-0-substance": "硝化棉"})
     )
     assert response.status_code == 200
     errors = response.context["form"].non_field_errors()
-    assert errors and "某物质" in errors[0]
+    assert errors and "表1-37" in errors[0] and "表1-41" in errors[0] and "表1-42" not in errors[0]
     assert not MajorHazardSource.objects.exists()
+
+
+def test_hazard_source_unknown_substance_is_saved_and_says_its_category_is_missing(register, users, client_for):
+    alpha = register["alpha"]
+    client = client_for(users["city"])
+    response = client.post(
+        reverse("enterprises:hazard_create", args=[alpha.pk]), _hazard_post(**{"inventory-0-substance": "某中间体"})
+    )
+    assert response.status_code == 302
+    source = MajorHazardSource.objects.get(enterprise=alpha)
+    assert (source.computed_level, source.is_major) == (None, None)
+    html = client.get(reverse("enterprises:detail", args=[alpha.pk])).content.decode()
+    assert "某中间体" in html and 'data-testid="why-not"' in html
+    # Given its category (丙烯-like flammable gas, 表2 W2: Q 10 t, β 1.5), it is graded.
+    response = client.post(
+        reverse("enterprises:hazard_update", args=[alpha.pk, source.pk]),
+        _hazard_post(**{"inventory-0-substance": "某中间体", "inventory-0-categories": "w2"}),
+    )
+    assert response.status_code == 302
+    source.refresh_from_db()
+    assert (source.s_value, source.r_value, source.computed_level) == (Decimal("10"), Decimal("15"), 3)
 
 
 def test_home_dashboard_permit_figures(register, users, client_for):

@@ -10,10 +10,12 @@ import socket
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
 
 from core.tasks import ping
 from enterprises import services
 from enterprises.models import HazardInventoryLine, MajorHazardSource
+from enterprises.standards.loader import load_reference_tables
 from enterprises.tasks import recompute_hazard_levels
 
 from .factories import EnterpriseFactory, make_city, make_county, make_township
@@ -21,6 +23,8 @@ from .factories import EnterpriseFactory, make_city, make_county, make_township
 
 def _hazard_source_with_stale_level():
     """A chlorine tank farm (20 t against 5 t, β 4, α 1): R = 16, level 3 — stored with no level."""
+    # A transaction test may follow another that flushed the tables the migrations filled.
+    load_reference_tables(django_apps)
     city = make_city()
     township = make_township(make_county(city, 1, "甲县"), 1, "甲一镇")
     enterprise = EnterpriseFactory(township=township)
@@ -56,6 +60,7 @@ def test_worker_recomputes_hazard_levels_in_the_database(worker):
     source.refresh_from_db()
     assert source.computed_level == 3
     assert source.r_value == Decimal("16.000")
+    assert source.inventory.get().chemical.entry_no == 12  # matched to 表1 (氯) by the worker
     latest = source.history.first()
     assert latest.history_type == "~"
     assert latest.history_change_reason == services.RECOMPUTE_REASON
@@ -77,7 +82,9 @@ def test_recompute_hazard_levels_fixes_stale_rows_and_is_idempotent():
         computed_level=1,
         r_value=Decimal("120"),
     )
-    below = MajorHazardSource.objects.create(enterprise=stale.enterprise, name="合成车间", unit_kind="production")
+    below = MajorHazardSource.objects.create(
+        enterprise=stale.enterprise, name="合成车间", unit_kind="production", exposed_population="1_29"
+    )
     HazardInventoryLine.objects.create(
         hazard_source=below,
         chemical_name="甲醇",
@@ -89,7 +96,7 @@ def test_recompute_hazard_levels_fixes_stale_rows_and_is_idempotent():
     below.computed_level, below.r_value = None, Decimal("0.200")
     below.save()
 
-    assert recompute_hazard_levels.delay().get() == 2
+    assert recompute_hazard_levels.delay().get() == 3
 
     stale.refresh_from_db()
     emptied.refresh_from_db()
@@ -97,7 +104,14 @@ def test_recompute_hazard_levels_fixes_stale_rows_and_is_idempotent():
     assert (stale.computed_level, stale.r_value) == (3, Decimal("16.000"))
     assert stale.version == 2  # the API sees the change
     assert (emptied.computed_level, emptied.r_value) == (None, None)  # no inventory: no level
-    assert (below.computed_level, below.r_value) == (None, Decimal("0.200"))  # below the thresholds: unchanged
+    # Below the thresholds (S = 0.2): no level, "not a major hazard source by its inventory".
+    assert (below.computed_level, below.r_value, below.s_value, below.is_major) == (
+        None,
+        Decimal("0.2"),
+        Decimal("0.2"),
+        False,
+    )
+    assert stale.inventory.get().chemical.entry_no == 12  # the bulk-loaded line is matched to 表1 (氯)
     assert services.recompute_hazard_levels() == 0
 
 
@@ -106,7 +120,7 @@ def test_recompute_hazard_levels_walks_every_chunk():
     source = _hazard_source_with_stale_level()
     for index in range(4):
         copy = MajorHazardSource.objects.create(
-            enterprise=source.enterprise, name=f"{index + 2}#罐区", unit_kind="tank_farm"
+            enterprise=source.enterprise, name=f"{index + 2}#罐区", unit_kind="tank_farm", exposed_population="1_29"
         )
         HazardInventoryLine.objects.create(
             hazard_source=copy,

@@ -149,13 +149,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Beat (celery -A config beat): times in CELERY_TIMEZONE (Asia/Shanghai). Each task calls one service.
 CELERY_BEAT_SCHEDULE: dict = {
-    # Deadline checks: overdue marks, reminders, 五彻底, tier 3, permits, parks, the quarter's 回头看 sample.
-    "check-deadlines": {"task": "core.tasks.check_deadlines", "schedule": crontab(hour=1, minute=30)},
-    # Major hazard source levels from their inventories (a change of the reference table reaches every row).
+    # Major hazard source levels from their inventories (a change of the reference table reaches every row);
+    # before the deadline checks, whose hazard-duty rule reads the figures it stores.
     "recompute-hazard-levels": {
         "task": "enterprises.tasks.recompute_hazard_levels",
-        "schedule": crontab(hour=2, minute=30),
+        "schedule": crontab(hour=1, minute=0),
     },
+    # Deadline checks: overdue marks, reminders, 五彻底, tier 3, permits, parks, hazard duties, 回头看 sample.
+    "check-deadlines": {"task": "core.tasks.check_deadlines", "schedule": crontab(hour=1, minute=30)},
     # 季度督查通报: on the first day of a quarter, the quarter just ended for every active campaign, city scope.
     "quarterly-supervision-reports": {
         "task": "rectification.tasks.build_quarterly_reports",

@@ -1,8 +1,7 @@
 """Filters of the API lists: the register's own FilterSets, with the API's parameter names."""
 
 import django_filters
-from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 
@@ -15,8 +14,8 @@ from ..validators import normalize_uscc
 
 
 def effective_level():
-    """The level the register uses: computed from the inventory, else as filed (MajorHazardSource.level)."""
-    return Coalesce("computed_level", "declared_level")
+    """The level the register uses: computed from the inventory (MajorHazardSource.level), never the filed one."""
+    return F("computed_level")
 
 
 class EnterpriseApiFilterSet(EnterpriseFilterSet):
@@ -80,7 +79,7 @@ class HazardSourceApiFilterSet(django_filters.FilterSet):
         choices=HazardLevel.choices,
         coerce=int,
         method="filter_level",
-        help_text=_("Level used by the register (computed from the inventory, else as filed)."),
+        help_text=_("Level computed from the inventory by GB 18218-2018."),
     )
     unit_kind = django_filters.ChoiceFilter(choices=HazardUnitKind.choices)
     automated_monitoring = django_filters.BooleanFilter()

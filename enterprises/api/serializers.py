@@ -20,9 +20,9 @@ from regions.scoping import ALL_REGIONS
 
 from ..choices import CORE_PERMIT_KINDS, AutomationStatus, EnterpriseSize, HazardLevel, PermitState, ProcessMode
 from ..forms import park_scope_region
-from ..hazards import must_stop_operating
+from ..hazards import breaches, must_stop_operating, stored_why_not
 from ..models import Enterprise, HazardInventoryLine, KeyHazardousProcess, MajorHazardSource, YearlyTier
-from ..selectors import permit_rows
+from ..selectors import filed_level_differs, permit_rows
 
 
 def _listed(enterprise, prefetched: str, related: str):
@@ -282,10 +282,23 @@ class EnterpriseSerializer(FastRepresentationMixin, serializers.ModelSerializer)
 
 
 class InventoryLineSerializer(serializers.ModelSerializer):
+    gb18218_entry = serializers.SerializerMethodField(
+        help_text=_(
+            "The substance's entry of GB 18218-2018 (表1-N, or 表3 for a gas 表1 does not list); null when "
+            "neither names it and its categories give Q and β."
+        )
+    )
+
     class Meta:
         model = HazardInventoryLine
-        fields = ["chemical_name", "cas", "max_quantity_t", "threshold_t", "beta"]
+        fields = ["chemical_name", "cas", "gb18218_entry", "categories", "max_quantity_t", "threshold_t", "beta"]
         read_only_fields = fields
+
+    def get_gb18218_entry(self, line) -> str | None:
+        if line.chemical_id is None:
+            return None
+        entry = getattr(line, "chemical", None)
+        return f"表1-{entry.entry_no}" if entry and entry.entry_no else "表3"
 
 
 class EnterpriseRefSerializer(serializers.ModelSerializer):
@@ -304,7 +317,25 @@ class HazardSourceSerializer(serializers.ModelSerializer):
     unit_kind_display = display_field("get_unit_kind_display")
     exposed_population_display = display_field("get_exposed_population_display")
     level = serializers.IntegerField(
-        read_only=True, allow_null=True, help_text=_("The level used: computed from the inventory, else as filed.")
+        read_only=True,
+        allow_null=True,
+        help_text=_("The level computed from the inventory by GB 18218-2018 (never the filed one); null with why_not."),
+    )
+    is_major = serializers.BooleanField(
+        read_only=True,
+        allow_null=True,
+        help_text=_("S ≥ 1 by its inventory; null when the inventory cannot tell (a substance's category missing)."),
+    )
+    why_not = serializers.SerializerMethodField(help_text=_("Why there is no computed level; null when there is one."))
+    level_differs = serializers.SerializerMethodField(
+        help_text=_("The filed level is not the computed one (or one was filed for an inventory below S < 1).")
+    )
+    needs_emergency_shutoff = serializers.BooleanField(
+        read_only=True,
+        help_text=_("Holds toxic gases, highly toxic liquids or flammable gases (inventory or declared)."),
+    )
+    breaches = serializers.SerializerMethodField(
+        help_text=_("Duties breached: monitoring, video, shutoff, must_stop (see the breach codes).")
     )
     level_display = serializers.SerializerMethodField()
     must_stop_operating = serializers.SerializerMethodField(
@@ -328,6 +359,12 @@ class HazardSourceSerializer(serializers.ModelSerializer):
             "level",
             "level_display",
             "r_value",
+            "s_value",
+            "is_major",
+            "why_not",
+            "level_differs",
+            "needs_emergency_shutoff",
+            "breaches",
             "has_toxic_or_flammable_gas",
             "automated_monitoring",
             "video_to_park",
@@ -347,3 +384,12 @@ class HazardSourceSerializer(serializers.ModelSerializer):
 
     def get_must_stop_operating(self, source) -> bool:
         return must_stop_operating(source)
+
+    def get_why_not(self, source) -> str | None:
+        return stored_why_not(source, list(source.inventory.all()))
+
+    def get_level_differs(self, source) -> bool:
+        return filed_level_differs(source)
+
+    def get_breaches(self, source) -> list[str]:
+        return breaches(source)

@@ -10,7 +10,7 @@ from core.api.sync import TombstoneSource
 from core.api.viewsets import DeletedRecordsMixin, RegisterViewSetMixin, tombstone_serializer
 
 from .. import services
-from ..models import Enterprise, KeyHazardousProcess, MajorHazardSource
+from ..models import Enterprise, HazardInventoryLine, KeyHazardousProcess, MajorHazardSource
 from ..validators import USCC_LENGTH, normalize_uscc
 from .filters import EnterpriseApiFilterSet, HazardSourceApiFilterSet
 from .serializers import EnterpriseSerializer, HazardSourceSerializer, current_classifications_queryset
@@ -158,4 +158,6 @@ class HazardSourceViewSet(DeletedRecordsMixin, RegisterViewSetMixin, viewsets.Re
     tombstone_serializer_class = tombstone_serializer("HazardSourceTombstone", "name", _("Name of the unit."))
 
     def decorate_queryset(self, queryset):
-        return queryset.select_related("enterprise__township").prefetch_related("inventory")
+        return queryset.select_related("enterprise__township").prefetch_related(
+            Prefetch("inventory", queryset=HazardInventoryLine.objects.select_related("chemical"))
+        )

@@ -92,6 +92,14 @@ class FindingSerializer(FastRepresentationMixin, TargetRegionMixin, serializers.
     park = ParkRefSerializer(read_only=True, allow_null=True)
     inspection = serializers.PrimaryKeyRelatedField(read_only=True, help_text=_("The inspection that found it."))
     survey = serializers.PrimaryKeyRelatedField(read_only=True, help_text=_("The survey (摸排) that found it."))
+    hazard_source = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        help_text=_("The major hazard source whose duty is breached (found by the daily check), else null."),
+    )
+    hazard_duty = serializers.CharField(
+        read_only=True,
+        help_text=_("The duty breached: monitoring, video, shutoff or must_stop; empty for other findings."),
+    )
     area_display = display_field("get_area_display")
     severity_display = display_field("get_severity_display")
     status_display = display_field("get_status_display")
@@ -113,6 +121,8 @@ class FindingSerializer(FastRepresentationMixin, TargetRegionMixin, serializers.
             "enterprise",
             "park",
             "region_code",
+            "hazard_source",
+            "hazard_duty",
             "area",
             "area_display",
             "severity",
