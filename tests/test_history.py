@@ -316,7 +316,7 @@ def test_saving_a_hazard_source_unchanged_adds_no_entry(regions, users):
     actor = users["city"]
     enterprise = new_enterprise(actor, regions["town_a1"])
     inventory = [{"chemical_name": "氯", "cas": "7782-50-5", "max_quantity_t": Decimal("100")}]
-    data = {"name": "液氯罐区", "unit_kind": "tank_farm"}
+    data = {"name": "液氯罐区", "unit_kind": "tank_farm", "exposed_population": "1_29"}
     source = services.save_hazard_source(actor=actor, enterprise=enterprise, data=data, inventory=inventory)
     lines = list(source.inventory.values_list("pk", flat=True))
     before = (source.history.count(), source.version)
