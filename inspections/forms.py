@@ -7,7 +7,7 @@ decide everything else and their ValidationErrors are shown on these forms (`add
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Department
@@ -243,7 +243,7 @@ def plannable_kinds():
 
 
 class InspectionForm(TargetFieldsMixin, BootstrapFormMixin, forms.Form):
-    kind = forms.ChoiceField(label=_("kind"), choices=recordable_kinds)
+    kind = forms.ChoiceField(label=pgettext_lazy("inspection", "kind"), choices=recordable_kinds)
     inspected_on = forms.DateField(label=_("inspected on"), widget=date_input())
     departments = department_field()
     inspectors = forms.CharField(label=_("inspectors"), max_length=255, required=False)
@@ -276,7 +276,7 @@ class InspectionForm(TargetFieldsMixin, BootstrapFormMixin, forms.Form):
 
 
 class PlanInspectionForm(TargetFieldsMixin, BootstrapFormMixin, forms.Form):
-    kind = forms.ChoiceField(label=_("kind"), choices=plannable_kinds)
+    kind = forms.ChoiceField(label=pgettext_lazy("inspection", "kind"), choices=plannable_kinds)
     planned_on = forms.DateField(label=_("to be carried out by"), widget=date_input())
     departments = department_field()
     inspectors = forms.CharField(label=_("inspectors"), max_length=255, required=False)
@@ -424,7 +424,7 @@ class EvidenceForm(BootstrapFormMixin, forms.Form):
 
 # --- Acceptance ---------------------------------------------------------------------------------
 
-ITEM_CHOICES = [("passed", _("Passed")), ("failed", _("Failed"))]
+ITEM_CHOICES = [("passed", _("Passed")), ("failed", pgettext_lazy("acceptance item", "Failed"))]
 OPTIONAL_ITEM_CHOICES = [("", _("Not checked")), *ITEM_CHOICES]
 ACCEPTANCE_CHOICES = [("pass", _("Passed: close the classification (销号)")), ("fail", _("Not passed"))]
 

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Department
 from core.uploads import allowed_extensions, validate_upload
@@ -196,7 +197,7 @@ class ReturnForm(BootstrapFormMixin, forms.Form):
 
 
 class OpinionForm(BootstrapFormMixin, forms.Form):
-    opinion = forms.ChoiceField(label=_("Opinion"), choices=Opinion.choices)
+    opinion = forms.ChoiceField(label=pgettext_lazy("pre-review", "Opinion"), choices=Opinion.choices)
     comment = forms.CharField(
         label=_("Comment"),
         required=False,
@@ -284,7 +285,7 @@ class TaskForm(BootstrapFormMixin, forms.Form):
     responsible_person = forms.CharField(label=_("Responsible person"), max_length=50, required=False)
     deadline = forms.DateField(label=_("Deadline"), widget=date_input())
     status = forms.ChoiceField(
-        label=_("Progress"),
+        label=pgettext_lazy("task", "Progress"),
         required=False,
         choices=[
             ("", _("Unchanged")),

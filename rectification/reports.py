@@ -39,6 +39,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
@@ -418,7 +419,7 @@ def summary_columns() -> list[tuple[str, str, int]]:
     columns += [(_("Classified: %(batch)s") % {"batch": _category_label(c)}, f"decided.{c}", 9) for c in FOUR_BATCHES]
     columns += [(_("Completed: %(batch)s") % {"batch": _category_label(c)}, f"completed.{c}", 9) for c in FOUR_BATCHES]
     columns += [
-        (_("Target"), "target_total", 8),
+        (pgettext("campaign", "Target"), "target_total", 8),
         (_("Completed"), "completed_total", 8),
         (_("Completion rate"), "completion_rate", 9),
         (_("Change since last quarter"), "change_rate", 10),
@@ -622,7 +623,7 @@ def overdue_columns() -> list[tuple[str, int]]:
         (_("County"), 10),
         (_("Township"), 12),
         (_("Enterprise or park"), 28),
-        (_("Kind"), 8),
+        (pgettext("overdue item", "Kind"), 8),
         (_("Item"), 48),
         (_("Deadline"), 11),
         (_("Days overdue"), 8),
