@@ -15,7 +15,9 @@ class ImportStatus(models.TextChoices):
     COMMITTING = "committing", _("Importing")
     COMMITTED = "committed", _("Imported")
     FAILED = "failed", pgettext_lazy("roster import", "Failed")
-    REFUSED = "refused", _("Refused")
+    # A commit refused because rows are in error: nothing was written, and the same import can still be confirmed
+    # (only its valid rows, or all of them once the register is corrected).
+    REFUSED = "refused", _("Not imported yet: rows in error")
 
 
 STATUS_CSS = {
