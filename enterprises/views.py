@@ -158,9 +158,10 @@ def enterprise_create(request):
                 data=form.service_data(),
                 key_processes=form.cleaned_data["key_processes"],
                 reason=form.cleaned_data["reason"],
+                confirm_park_outside_township=form.cleaned_data["confirm_park_outside_township"],
             )
         except ValidationError as error:
-            add_service_error(form, error)
+            form.add_service_error(error)
         else:
             messages.success(request, _("Enterprise %(name)s registered.") % {"name": enterprise.name})
             return redirect("enterprises:detail", pk=enterprise.pk)
@@ -187,9 +188,10 @@ def enterprise_update(request, pk):
                 data=form.service_data(),
                 key_processes=form.cleaned_data["key_processes"],
                 reason=form.cleaned_data["reason"],
+                confirm_park_outside_township=form.cleaned_data["confirm_park_outside_township"],
             )
         except ValidationError as error:
-            add_service_error(form, error)
+            form.add_service_error(error)
         else:
             if changed:
                 messages.success(request, _("Changes to %(name)s saved.") % {"name": enterprise.name})
