@@ -2,7 +2,7 @@
 
 import django_filters
 from django import forms
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -17,9 +17,9 @@ from .selectors import (
     expiring_permit_exists,
     latest_tier_year,
     missing_core_permit_q,
+    search_condition,
     with_tier,
 )
-from .validators import normalize_uscc
 
 IDEOGRAPHIC_SPACE = "\u3000"
 
@@ -187,11 +187,7 @@ class EnterpriseFilterSet(StyledFilterFormMixin, django_filters.FilterSet):
         value = (value or "").strip()
         if not value:
             return queryset
-        code = normalize_uscc(value)
-        condition = Q(name__icontains=value)
-        if code:
-            condition |= Q(uscc__startswith=code)
-        return queryset.filter(condition)
+        return queryset.filter(search_condition(value))
 
     def filter_region(self, queryset, name, region):
         return queryset.in_region(region) if region else queryset

@@ -37,7 +37,7 @@ from .forms import (
 )
 from .hazards import Reference, alpha_row, as_dict, build_line, grade, level_row
 from .models import Enterprise, HazardCategory, HazardousChemical
-from .selectors import enterprise_dossier, enterprise_for_user, for_list
+from .selectors import enterprise_dossier, enterprise_for_user, enterprise_suggestions, for_list, picker_label
 
 
 @login_required
@@ -375,6 +375,29 @@ def _grading_preview(data) -> dict | None:
         "level_row": level_row(grading.level),
         "level_label": HazardLevel(grading.level).label if grading.level else "",
     }
+
+
+@login_required
+@explain_forbidden
+@require_http_methods(["GET"])
+def enterprise_lookup(request):
+    """JSON suggestions for the enterprise picker (name or credit code), inside the user's region."""
+    require(request.user, Capability.VIEW_REGISTER)
+    found = enterprise_suggestions(request.user, request.GET.get("q", ""))
+    return JsonResponse(
+        {
+            "results": [
+                {
+                    "id": enterprise.pk,
+                    "uscc": enterprise.uscc,
+                    "name": enterprise.name,
+                    "township": enterprise.township.name,
+                    "label": picker_label(enterprise),
+                }
+                for enterprise in found
+            ]
+        }
+    )
 
 
 @login_required

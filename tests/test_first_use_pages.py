@@ -2,6 +2,7 @@
 
 import html
 import re
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -10,6 +11,8 @@ from imports.models import ImportStatus, RosterImport
 
 from .factories import CampaignFactory, EnterpriseFactory, next_uscc
 from .import_support import roster_upload, row
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -122,3 +125,95 @@ def test_a_reviewer_sees_the_reports_of_the_city_and_why_there_is_no_form(client
     assert why.strip() and "本乡镇" not in why
     supervisor = text_of(client_for(users["supervisor"]).get(reverse("rectification:reports")))
     assert 'data-testid="report-request"' in supervisor and 'data-testid="report-why-not"' not in supervisor
+
+
+# --- The 登记检查 form: pick the enterprise by name or code -------------------------------------------------
+
+PICKER_SCRIPT = ROOT / "static" / "enterprises" / "enterprise-picker.js"
+
+
+def inspection_post(target: str, **fields):
+    data = {
+        "enterprise_code": target,
+        "kind": "daily",
+        "inspected_on": "2021-05-06",
+        "result": "no_issues",
+        "findings-TOTAL_FORMS": "0",
+        "findings-INITIAL_FORMS": "0",
+        "findings-MIN_NUM_FORMS": "0",
+        "findings-MAX_NUM_FORMS": "20",
+    }
+    data.update(fields)
+    return data
+
+
+@pytest.fixture
+def picker_register(regions):
+    return {
+        "own": EnterpriseFactory(township=regions["town_a1"], name="临江精细化工有限公司"),
+        "own_twin": EnterpriseFactory(township=regions["town_a1"], name="临江精细化工（二厂）有限公司"),
+        "neighbour": EnterpriseFactory(township=regions["town_a2"], name="临江精细化学品有限公司"),
+    }
+
+
+def test_the_inspection_form_offers_a_name_or_code_picker_from_a_static_script(client_for, users):
+    page = text_of(client_for(users["town_a1"]).get(reverse("inspections:create")))
+    assert "企业（名称或信用代码）" in page and "输入企业名称的一部分或信用代码，从提示列表中选择。" in page
+    assert f'data-enterprise-lookup="{reverse("enterprises:lookup")}"' in page
+    assert '<script src="/static/enterprises/enterprise-picker.js"></script>' in page
+    plan = text_of(client_for(users["town_a1"]).get(reverse("inspections:plan")))
+    assert '<script src="/static/enterprises/enterprise-picker.js"></script>' in plan
+    script = PICKER_SCRIPT.read_text(encoding="utf-8")
+    assert "data-enterprise-lookup" in script
+    assert "http:" not in script and "https:" not in script  # offline: nothing fetched from elsewhere
+
+
+def test_the_lookup_suggests_enterprises_of_the_user_s_region_only(client_for, users, picker_register):
+    officer = client_for(users["town_a1"])
+    found = officer.get(reverse("enterprises:lookup"), {"q": "临江精细"}).json()["results"]
+    assert [item["name"] for item in found] == ["临江精细化工有限公司", "临江精细化工（二厂）有限公司"]
+    own = picker_register["own"]
+    assert found[0] == {
+        "id": own.pk,
+        "uscc": own.uscc,
+        "name": own.name,
+        "township": "甲一镇",
+        "label": f"临江精细化工有限公司（{own.uscc}）",
+    }
+    by_code = officer.get(reverse("enterprises:lookup"), {"q": own.uscc[:10].lower()}).json()["results"]
+    assert own.pk in [item["id"] for item in by_code]
+    county = client_for(users["county_a"]).get(reverse("enterprises:lookup"), {"q": "临江精细"}).json()["results"]
+    assert len(county) == 3
+    assert client_for(users["town_a2"]).get(reverse("enterprises:lookup"), {"q": own.uscc}).json()["results"] == []
+
+
+def test_the_lookup_needs_a_login(client, picker_register):
+    response = client.get(reverse("enterprises:lookup"), {"q": "临江"})
+    assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+def test_an_inspection_is_recorded_for_the_picked_enterprise(client_for, users, picker_register):
+    from inspections.models import Inspection
+
+    client = client_for(users["town_a1"])
+    own = picker_register["own"]
+    picked = client.post(reverse("inspections:create"), inspection_post(f"临江精细化工有限公司（{own.uscc}）"))
+    assert picked.status_code == 302
+    assert Inspection.objects.get().enterprise == own
+    by_name = client.post(reverse("inspections:create"), inspection_post("临江精细化工（二厂）有限公司"))
+    assert by_name.status_code == 302
+    assert Inspection.objects.latest("pk").enterprise == picker_register["own_twin"]
+
+
+def test_a_part_of_a_name_or_another_township_s_enterprise_is_not_guessed(client_for, users, picker_register):
+    client = client_for(users["town_a1"])
+    partial = client.post(reverse("inspections:create"), inspection_post("临江精细"))
+    assert partial.status_code == 200
+    assert partial.context["form"].errors["enterprise_code"] == [
+        "您的辖区内没有名为临江精细的企业；请输入企业名称的一部分或信用代码，从提示列表中选择。"
+    ]
+    other = picker_register["neighbour"]
+    outside = client.post(reverse("inspections:create"), inspection_post(f"{other.name}（{other.uscc}）"))
+    assert outside.context["form"].errors["enterprise_code"] == [
+        f"您的辖区内没有统一社会信用代码为{other.uscc}的企业。"
+    ]
