@@ -117,7 +117,12 @@ class ClassificationForm(BootstrapFormMixin, forms.Form):
         help_text=_("Exclusion only: why the enterprise is not in the campaign's scope."),
     )
     problems = forms.CharField(label=_("Problems found"), required=False, widget=text_area(2))
-    deadline = forms.DateField(label=_("Deadline"), required=False, widget=date_input())
+    deadline = forms.DateField(
+        label=_("Deadline"),
+        required=False,
+        widget=date_input(),
+        help_text=_("Not for an exclusion (剔除): it has no deadline."),
+    )
     comment = forms.CharField(label=_("Comment"), required=False, widget=text_area(2))
 
     #: Fields shown only for one category (a small script hides the others; without it all are shown).
@@ -151,6 +156,7 @@ class ClassificationForm(BootstrapFormMixin, forms.Form):
         self.fields["destination_park"].queryset = parks.order_by("name")
         for name, category in self.CATEGORY_FIELDS.items():
             self.fields[name].widget.attrs["data-category"] = category
+        self.fields["deadline"].widget.attrs["data-category-not"] = Category.EXCLUDED
 
     def clean_absorbing_enterprise(self):
         value = (self.cleaned_data.get("absorbing_enterprise") or "").strip()

@@ -271,6 +271,11 @@ class Classification(VersionedModel):
     def has_plan(self) -> bool:
         return self.category in FOUR_BATCHES
 
+    @property
+    def takes_deadline(self) -> bool:
+        """An exclusion (剔除) takes the enterprise out of the campaign's scope: it has no deadline."""
+        return self.category != Category.EXCLUDED
+
 
 class ClassificationStepQuerySet(RegionScopedQuerySet):
     region_lookup = "classification__enterprise__township"

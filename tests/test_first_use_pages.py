@@ -1,15 +1,22 @@
 """What a new user stumbles on (issue 17), page by page, in the Chinese interface every user starts with."""
 
+import datetime
 import html
 import re
+from importlib import import_module
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.urls import reverse
 
+from imports import services as import_services
 from imports.models import ImportStatus, RosterImport
+from inspections.models import Inspection
+from rectification import services as rectification_services
+from rectification.models import Classification
 
-from .factories import CampaignFactory, EnterpriseFactory, next_uscc
+from .factories import CampaignFactory, ClassificationFactory, EnterpriseFactory, PlanFactory, TaskFactory, next_uscc
 from .import_support import roster_upload, row
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,8 +200,6 @@ def test_the_lookup_needs_a_login(client, picker_register):
 
 
 def test_an_inspection_is_recorded_for_the_picked_enterprise(client_for, users, picker_register):
-    from inspections.models import Inspection
-
     client = client_for(users["town_a1"])
     own = picker_register["own"]
     picked = client.post(reverse("inspections:create"), inspection_post(f"临江精细化工有限公司（{own.uscc}）"))
@@ -217,3 +222,69 @@ def test_a_part_of_a_name_or_another_township_s_enterprise_is_not_guessed(client
     assert outside.context["form"].errors["enterprise_code"] == [
         f"您的辖区内没有统一社会信用代码为{other.uscc}的企业。"
     ]
+
+
+# --- Wording: acceptances waiting, exclusions without a deadline -------------------------------------------
+
+
+def test_the_acceptance_queue_says_the_tasks_are_done_but_not_yet_verified(client_for, users, regions):
+    classification = ClassificationFactory(
+        enterprise=EnterpriseFactory(township=regions["town_a1"]), state="awaiting_acceptance", category="shutdown"
+    )
+    plan = PlanFactory(classification=classification)
+    for _index in range(3):
+        TaskFactory(plan=plan, status="done")
+    page = text_of(client_for(users["county_a"]).get(reverse("work_queue")))
+    section = page[page.index('data-testid="section-to_accept"') :]
+    section = (
+        section[: section.index('data-testid="section-', 10)] if 'data-testid="section-' in section[10:] else section
+    )
+    assert "各项任务均已报完成，尚未核查销号：验收时逐项核查，并决定是否销号。" in section
+    assert "任务均已完成：" not in section
+    assert re.search(r"0/3.*3项已完成待核查", section, re.S)
+
+
+def test_an_exclusion_keeps_no_deadline(users, regions, client_for):
+    campaign = CampaignFactory(name="四个一批专项行动")
+    enterprise = EnterpriseFactory(township=regions["town_a1"])
+    excluded = rectification_services.propose_classification(
+        enterprise,
+        campaign,
+        "excluded",
+        users["town_a1"],
+        exclusion_reason="不属于化工企业",
+        deadline=datetime.date(2021, 6, 30),
+    )
+    assert excluded.deadline is None
+    dossier = text_of(client_for(users["town_a1"]).get(reverse("enterprises:detail", args=[enterprise.pk])))
+    summary = dossier[dossier.index('data-testid="classification-summary"') :]
+    summary = summary[: summary.index("</dl>")]
+    assert "剔除" in summary and "整治期限" not in summary
+
+
+def test_a_roster_s_exclusion_with_a_deadline_is_imported_with_a_warning(users, campaign):
+    officer = users["town_a1"]
+    rows = [row(next_uscc(), "剔除企业", category="剔除", deadline="2021年6月底前", note="")]
+    record = import_services.start_import(file=roster_upload(rows), user=officer, campaign=campaign)
+    import_services.preview(record, officer)
+    record.refresh_from_db()
+    assert record.errors == []
+    assert any(w["message"] == "剔除类不设完成时限，所填时限2021-06-30不予保存。" for w in record.warnings)
+    import_services.commit(record, officer)
+    assert Classification.objects.get(enterprise__name="剔除企业").deadline is None
+
+
+def test_the_migration_clears_the_deadlines_exclusions_carried(regions):
+    town = regions["town_a1"]
+    excluded = ClassificationFactory(
+        enterprise=EnterpriseFactory(township=town), category="excluded", deadline=datetime.date(2022, 6, 30)
+    )
+    upgrade = ClassificationFactory(
+        enterprise=EnterpriseFactory(township=town), category="upgrade", deadline=datetime.date(2022, 6, 30)
+    )
+    version = excluded.version
+    import_module("rectification.migrations.0005_exclusions_without_deadline").clear_deadlines(apps, None)
+    excluded.refresh_from_db()
+    upgrade.refresh_from_db()
+    assert excluded.deadline is None and excluded.version == version + 1
+    assert upgrade.deadline == datetime.date(2022, 6, 30)
