@@ -288,3 +288,36 @@ def test_the_migration_clears_the_deadlines_exclusions_carried(regions):
     upgrade.refresh_from_db()
     assert excluded.deadline is None and excluded.version == version + 1
     assert upgrade.deadline == datetime.date(2022, 6, 30)
+
+
+# --- Layout: names on one line, an empty list counted once -------------------------------------------------
+
+
+def test_the_dossier_history_keeps_the_person_on_one_line(client_for, users, regions):
+    from enterprises import services as enterprise_services
+
+    officer = users["town_a1"]
+    officer.first_name, officer.last_name = "李卫东", ""
+    officer.save()
+    enterprise = EnterpriseFactory(township=regions["town_a1"], name="旧名称")
+    enterprise_services.update_enterprise(actor=officer, enterprise=enterprise, data={"name": "新名称"}, reason="核查")
+    page = text_of(client_for(officer).get(reverse("enterprises:detail", args=[enterprise.pk])))
+    history = page[page.index('data-testid="history"') :]
+    assert '<th class="text-nowrap">操作人</th>' in history
+    assert re.search(r'<td class="text-nowrap">[^<]*李卫东[^<]*</td>', history)
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    ["enterprises:list", "parks:list", "inspections:list", "inspections:finding_list", "imports:list", "notifications"],
+)
+def test_an_empty_list_does_not_count_its_nothing_twice(client_for, users, url_name):
+    page = text_of(client_for(users["town_a1"]).get(reverse(url_name)))
+    assert page.count("共0条") <= 1
+    assert page.count('data-testid="result-count"') <= 1 or "共0条" not in page
+
+
+def test_a_list_with_rows_still_shows_its_count(client_for, users, regions):
+    EnterpriseFactory(township=regions["town_a1"])
+    page = text_of(client_for(users["town_a1"]).get(reverse("enterprises:list")))
+    assert "共1条" in page
