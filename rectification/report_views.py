@@ -86,7 +86,11 @@ class ReportRequestForm(BootstrapFormMixin, forms.Form):
             for quarter in campaign_quarters(campaign, today):
                 campaigns_of.setdefault(str(quarter), []).append(campaign.pk)
         quarters = sorted((Quarter.parse(code) for code in campaigns_of), reverse=True)
-        self.fields["quarter"].choices = [(str(q), q.label()) for q in quarters]
+        running = Quarter.of(today)
+        self.fields["quarter"].choices = [
+            (str(q), _("%(quarter)s (so far)") % {"quarter": q.label()} if q == running else q.label())
+            for q in quarters
+        ]
         self.fields["quarter"].widget = QuarterSelect(
             choices=self.fields["quarter"].choices, attrs={"class": "form-select"}, campaigns_of=campaigns_of
         )
