@@ -39,7 +39,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import transaction
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Max, Q, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -217,46 +217,47 @@ def _enterprise_counts(
 
     Kind, status and park are the enterprise's as of the day, and the park's recognition too (a park whose
     recognition was revoked before the day counts as outside); survey, exclusion and accepted shutdown are
-    the campaign's records as of the day.
+    the campaign's records as of the day. Each of these is an uncorrelated IN (SELECT …), which the database
+    evaluates once (a correlated EXISTS over the history would be re-run for every enterprise); the rows are
+    counted per township and combination of flags, and added up here.
     """
-    recognised_park = as_of(ChemicalPark, before).filter(
-        id=OuterRef("park_id"), recognition_status=RecognitionStatus.RECOGNISED
-    )
-    surveyed = as_of(Survey, before).filter(
-        campaign_id=campaign.pk, surveyed_on__lte=last_day, enterprise_id=OuterRef("id")
-    )
-    current = _current_classifications(campaign, before).filter(enterprise_id=OuterRef("id"))
+
+    def flag(condition):
+        return ExpressionWrapper(condition, output_field=BooleanField())
+
+    current = _current_classifications(campaign, before)
+    recognised_parks = as_of(ChemicalPark, before).filter(recognition_status=RecognitionStatus.RECOGNISED)
+    surveyed = as_of(Survey, before).filter(campaign_id=campaign.pk, surveyed_on__lte=last_day)
     excluded = current.filter(category=Category.EXCLUDED, state__in=DECIDED_STATES)
     shut_down = current.filter(category=Category.SHUTDOWN, state=S.ACCEPTED)
-    production = Q(kind=EnterpriseKind.PRODUCTION)
-    active = production & Q(status__in=ACTIVE_STATUSES)
-    in_scope = production & Q(surveyed=True, excluded=False)
     rows = (
         as_of(Enterprise, before)
         .filter(township__path__startswith=scope.path)
-        .alias(
-            in_recognised_park=Exists(recognised_park),
-            surveyed=Exists(surveyed),
-            excluded=Exists(excluded),
-            shut_down=Exists(shut_down),
-        )
-        .values("township__path")
         .annotate(
-            enterprises=Count("id"),
-            surveyed_count=Count("id", filter=Q(surveyed=True)),
-            production_active=Count("id", filter=active),
-            production_in_park=Count("id", filter=active & Q(in_recognised_park=True)),
-            production_in_scope=Count("id", filter=in_scope),
-            production_closed=Count("id", filter=in_scope & Q(shut_down=True)),
+            in_recognised_park=flag(Q(park_id__in=recognised_parks.values("id"))),
+            is_surveyed=flag(Q(id__in=surveyed.values("enterprise_id"))),
+            is_excluded=flag(Q(id__in=excluded.values("enterprise_id"))),
+            is_shut_down=flag(Q(id__in=shut_down.values("enterprise_id"))),
         )
+        .values("township__path", "kind", "status", "in_recognised_park", "is_surveyed", "is_excluded", "is_shut_down")
+        .annotate(n=Count("id"))
         .order_by()
     )
     for row in rows:
-        path = row["township__path"]
-        rollup.add(path, "enterprises", row["enterprises"])
-        rollup.add(path, "surveyed", row["surveyed_count"])
-        for key in ("production_active", "production_in_park", "production_in_scope", "production_closed"):
-            rollup.add(path, key, row[key])
+        path, n = row["township__path"], row["n"]
+        rollup.add(path, "enterprises", n)
+        if row["is_surveyed"]:
+            rollup.add(path, "surveyed", n)
+        if row["kind"] != EnterpriseKind.PRODUCTION:
+            continue
+        if row["status"] in ACTIVE_STATUSES:
+            rollup.add(path, "production_active", n)
+            if row["in_recognised_park"]:
+                rollup.add(path, "production_in_park", n)
+        if row["is_surveyed"] and not row["is_excluded"]:
+            rollup.add(path, "production_in_scope", n)
+            if row["is_shut_down"]:
+                rollup.add(path, "production_closed", n)
 
 
 def _working_classifications(campaign: Campaign, before: datetime.datetime):
