@@ -21,7 +21,7 @@ from core.views import explain_forbidden, paginate
 from core.xlsx import XLSX_CONTENT_TYPE
 from enterprises.forms import BootstrapFormMixin, add_service_error
 
-from .choices import FOUR_BATCHES, Category
+from .choices import FOUR_BATCHES, CampaignStatus, Category
 from .models import ReportStatus, SupervisionReport
 from .quarters import Quarter, campaign_quarters, long_date
 from .reports import (
@@ -99,7 +99,7 @@ class ReportRequestForm(BootstrapFormMixin, forms.Form):
             self.initial.setdefault(
                 "quarter", last_ended if last_ended in campaigns_of else next(iter(campaigns_of), "")
             )
-            active = [c for c in campaigns if str(c.status) == "active"]
+            active = [c for c in campaigns if c.status == CampaignStatus.ACTIVE]
             if len(active) == 1 or len(campaigns) == 1:
                 self.initial.setdefault("campaign", (active or campaigns)[0].pk)
             if user.region_id:
