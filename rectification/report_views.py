@@ -266,6 +266,7 @@ def report_notice(request, pk):
                 total, region_name=report.region.name, as_of_day=as_of_day, target_year=quarter.year
             ),
             "monitoring_rate": percent(total["monitoring_rate"]),
+            "duty_rates": {key: percent(total.get(f"duty_{key}_rate")) for key in ("monitoring", "video", "shutoff")},
             "parts": parts,
             "batches": batches,
             "lagging": lagging[:3],

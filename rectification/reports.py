@@ -56,6 +56,7 @@ from accounts.permissions import Capability, require
 from core.xlsx import escape_cell
 from enterprises.choices import EnterpriseKind, OperatingStatus
 from enterprises.models import Enterprise, MajorHazardSource
+from enterprises.selectors import hazard_duty_shares_as_of
 from inspections.choices import ACTIVE_FINDING_STATES, FindingStatus
 from inspections.models import Finding, Survey
 from parks.choices import RecognitionStatus
@@ -123,6 +124,11 @@ def _blank_row(region: Region, depth: int) -> dict:
         "findings_closed": 0,
         "hazard_sources": 0,
         "hazard_monitored": 0,
+        "duty_sources": 0,
+        "duty_monitoring": 0,
+        "duty_video": 0,
+        "duty_shutoff_needed": 0,
+        "duty_shutoff": 0,
         "production_active": 0,
         "production_in_park": 0,
         "production_in_scope": 0,
@@ -292,6 +298,9 @@ def _finish_row(row: dict, previous: dict) -> dict:
     row["rates"] = {name: _rounded(rate) for name, rate in category_rates(row["completed"], row["target"]).items()}
     row["completion_rate"] = _rounded(overall_rate(row["completed"], row["target"]))
     row["monitoring_rate"] = _rate(row["hazard_monitored"], row["hazard_sources"])
+    row["duty_monitoring_rate"] = _rate(row["duty_monitoring"], row["duty_sources"])
+    row["duty_video_rate"] = _rate(row["duty_video"], row["duty_sources"])
+    row["duty_shutoff_rate"] = _rate(row["duty_shutoff"], row["duty_shutoff_needed"])
     row["in_park_rate"] = _rate(row["production_in_park"], row["production_active"])
     row["closure_rate"] = _rate(row["production_closed"], row["production_in_scope"])
     prev_completed = sum(previous["completed"].values())
@@ -376,6 +385,13 @@ def compute_figures(
     ):
         rollup.add(row["enterprise__township__path"], "hazard_sources", row["total"])
         rollup.add(row["enterprise__township__path"], "hazard_monitored", row["monitored"])
+    # The duties of major hazard sources (GB 18218-2018 graded; seed 000): monitoring, video, emergency shut-off.
+    for path, counts in hazard_duty_shares_as_of(scope.path, before).items():
+        rollup.add(path, "duty_sources", counts["sources"])
+        rollup.add(path, "duty_monitoring", counts["monitored"])
+        rollup.add(path, "duty_video", counts["video"])
+        rollup.add(path, "duty_shutoff_needed", counts["shutoff_needed"])
+        rollup.add(path, "duty_shutoff", counts["shutoff"])
 
     # The previous quarter: completed and target as they stood at its end, for the change column.
     previous = quarter.previous()
@@ -515,6 +531,12 @@ def definitions() -> list[str]:
         _("Findings opened / closed: findings recorded / verified and closed during the quarter."),
         _("Online-monitoring rate: major hazard sources connected to online monitoring ÷ all major hazard sources."),
         _(
+            "Duties of major hazard sources (GB 18218-2018): of the sources that are major by their inventory (S ≥ 1; "
+            "or filed as major where the inventory cannot tell) at operating or suspended enterprises, the share "
+            "with automated monitoring and the share transmitting video to the park's platform; of those holding "
+            "toxic gases, highly toxic liquids or flammable gases, the share with emergency shut-off."
+        ),
+        _(
             "In-park rate (入园进区率): operating or suspended production enterprises in a recognised (认定) chemical "
             "park ÷ all operating or suspended production enterprises. Trading, storage and other kinds are not "
             "counted; a park pending recognition or revoked counts as outside; an accepted relocation counts in "
@@ -568,6 +590,10 @@ def summary_columns() -> list[tuple[str, str, int]]:
         (_("Findings opened in the quarter"), "findings_opened", 9),
         (_("Findings closed in the quarter"), "findings_closed", 9),
         (_("Online-monitoring rate of major hazard sources"), "monitoring_rate", 11),
+        (_("Major hazard sources held to the duties"), "duty_sources", 9),
+        (_("… share with automated monitoring"), "duty_monitoring_rate", 10),
+        (_("… share with video to the park's platform"), "duty_video_rate", 10),
+        (_("Share with emergency shut-off (of those needing it)"), "duty_shutoff_rate", 11),
         (_("Production enterprises operating or suspended"), "production_active", 10),
         (_("… of which in a recognised park"), "production_in_park", 10),
         (_("In-park rate"), "in_park_rate", 9),
