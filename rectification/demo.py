@@ -462,12 +462,15 @@ class DemoRectification:
             tasks.append(task)
         return tasks
 
-    def deadline(self, state) -> datetime.date:
+    def deadline(self, state, campaign) -> datetime.date:
+        """A deadline as a township would set it; never after the campaign ends (the rule refuses that)."""
         if state == S.IN_PROGRESS and self.rng.random() < 0.3:
-            return self.days(-self.rng.randint(5, 150))  # overdue tasks
-        if state in (S.ACCEPTED, S.AWAITING_ACCEPTANCE):
-            return self.days(self.rng.randint(-60, 200))
-        return self.days(self.rng.randint(20, 400))
+            day = self.days(-self.rng.randint(5, 150))  # overdue tasks
+        elif state in (S.ACCEPTED, S.AWAITING_ACCEPTANCE):
+            day = self.days(self.rng.randint(-60, 200))
+        else:
+            day = self.days(self.rng.randint(20, 400))
+        return min(day, campaign.ends_on)
 
     def details(self, enterprise, category, recognised_parks, absorbers) -> dict | None:
         rng = self.rng
@@ -526,7 +529,7 @@ class DemoRectification:
             is_current=state != S.WITHDRAWN,
             review_round=0 if state in (S.PROPOSED, S.WITHDRAWN) else 1,
             problems=rng.choice(PROBLEMS) if category != Category.EXCLUDED else "",
-            deadline=self.deadline(state),
+            deadline=self.deadline(state, campaign) if category in FOUR_BATCHES else None,
             **details,
         )
         reaches_plan = category in FOUR_BATCHES and state in (S.IN_PROGRESS, S.AWAITING_ACCEPTANCE, S.ACCEPTED)
