@@ -19,18 +19,21 @@ import datetime
 import importlib
 import random
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from unittest import mock
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
 from accounts.choices import Role
 from accounts.models import Department
 from accounts.services import provision_user, system_actor
-from core.history import record_m2m_in_created_rows
+from core.bulk import insert_rows
+from core.history import history_m2m_fields, record_m2m_history, record_m2m_in_created_rows
 from enterprises.choices import (
     AutomationStatus,
     EnterpriseKind,
@@ -359,6 +362,303 @@ HAZARD_KINDS = {EnterpriseKind.PRODUCTION, EnterpriseKind.STORAGE, EnterpriseKin
 #: 乙炔, 乙烯, 苯, 苯乙烯, 丙酮, 丙烯腈, 二硫化碳, 1,2-环氧丙烷, 甲苯, 甲醇, 汽油, 乙醇, 乙酸乙酯, 硝酸.
 DEMO_TABLE_1_ENTRIES = {1, 12, 10, 11, 7, 47, 49, 50, 51, 52, 54, 55, 57, 58, 59, 60, 61, 63, 64, 65, 66, 67, 69, 81}
 PARK_KINDS = {EnterpriseKind.PRODUCTION, EnterpriseKind.STORAGE, EnterpriseKind.USE}
+
+
+# --- The demo's calendar: events on working days, in office hours, spread over the campaign --------
+
+#: Public holidays on fixed dates (元旦, 劳动节, 国庆): no demo event falls on them (nor on a weekend).
+FIXED_HOLIDAYS = {
+    (1, 1),
+    (5, 1),
+    (5, 2),
+    (5, 3),
+    (5, 4),
+    (5, 5),
+    (10, 1),
+    (10, 2),
+    (10, 3),
+    (10, 4),
+    (10, 5),
+    (10, 6),
+    (10, 7),
+}
+#: Office hours: 08:30–12:00 and 13:30–17:30.
+OFFICE_HOURS = [(datetime.time(8, 30), datetime.time(12, 0)), (datetime.time(13, 30), datetime.time(17, 30))]
+OFFICE_DAY_MINUTES = sum(
+    (datetime.datetime.combine(datetime.date.min, end) - datetime.datetime.combine(datetime.date.min, start)).seconds
+    // 60
+    for start, end in OFFICE_HOURS
+)
+#: The deadline checks run at night (CELERY_BEAT_SCHEDULE): the worker's own marks carry this time.
+WORKER_TIME = datetime.time(1, 30)
+
+
+class DemoCalendar:
+    """Dates of the demo's events: working days (no weekends or fixed holidays), office hours, and never after
+    `now` (the last office moment up to the real time and `today`). The register is entered in the quarter
+    before the earliest campaign; the "四个一批" campaign runs from January of last year."""
+
+    def __init__(self, today: datetime.date, now: datetime.datetime | None = None):
+        self.today = today
+        self.tz = timezone.get_current_timezone()
+        real = timezone.localtime(now or timezone.now(), self.tz)
+        end_of_today = self.aware(today, OFFICE_HOURS[-1][1])
+        self.now = self.office_before(min(real, end_of_today))
+        #: The four-batch campaign starts on 1 January of last year, the 263 campaign a year earlier.
+        self.campaign_start = datetime.date(today.year - 1, 1, 1)
+        self.register_from = datetime.date(today.year - 3, 10, 8)
+        self.register_to = datetime.date(today.year - 3, 12, 20)
+        # Working days of the years around, indexed: moving by n working days is a lookup.
+        day, last = datetime.date(today.year - 30, 1, 1), datetime.date(today.year + 5, 12, 31)
+        self._working_days: list[datetime.date] = []
+        while day <= last:
+            if self.is_working_day(day):
+                self._working_days.append(day)
+            day += datetime.timedelta(days=1)
+        self._day_index = {day: index for index, day in enumerate(self._working_days)}
+
+    def aware(self, day: datetime.date, time: datetime.time) -> datetime.datetime:
+        return timezone.make_aware(datetime.datetime.combine(day, time), self.tz)
+
+    @staticmethod
+    def is_working_day(day: datetime.date) -> bool:
+        return day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS
+
+    def working_day(self, day: datetime.date) -> datetime.date:
+        """`day` if it is a working day, else the next one (the previous one if the next lies after today)."""
+        forward = day
+        while not self.is_working_day(forward):
+            forward += datetime.timedelta(days=1)
+        if forward <= self.now.date():
+            return forward
+        backward = min(day, self.now.date())
+        while not self.is_working_day(backward):
+            backward -= datetime.timedelta(days=1)
+        return backward
+
+    def working_day_on_or_before(self, day: datetime.date, not_before: datetime.date | None = None) -> datetime.date:
+        """`day` if it is a working day, else the one before (the next one from `not_before` if that is earlier)."""
+        back = day
+        while not self.is_working_day(back):
+            back -= datetime.timedelta(days=1)
+        if not_before is not None and back < not_before:
+            return self.working_day(not_before)
+        return back
+
+    def working_days_back(self, count: int) -> datetime.date:
+        """The working day `count` working days before today (0: today, if it is one)."""
+        day = self.working_day_on_or_before(self.now.date())
+        for _ in range(count):
+            day = self.working_day_on_or_before(day - datetime.timedelta(days=1))
+        return day
+
+    def _segments(self, day: datetime.date):
+        return [(self.aware(day, start), self.aware(day, end)) for start, end in OFFICE_HOURS]
+
+    def office_before(self, moment: datetime.datetime) -> datetime.datetime:
+        """The latest office moment at or before `moment`."""
+        moment = timezone.localtime(moment, self.tz)
+        day = moment.date()
+        while True:
+            if self.is_working_day(day):
+                for start, end in reversed(self._segments(day)):
+                    if start <= moment:
+                        return min(moment, end)
+            day -= datetime.timedelta(days=1)
+            moment = self.aware(day, OFFICE_HOURS[-1][1])
+
+    def office_after(self, moment: datetime.datetime) -> datetime.datetime:
+        """The earliest office moment at or after `moment`."""
+        moment = timezone.localtime(moment, self.tz)
+        day = moment.date()
+        while True:
+            if self.is_working_day(day):
+                for start, end in self._segments(day):
+                    if moment < end:
+                        return max(moment, start)
+            day += datetime.timedelta(days=1)
+            moment = self.aware(day, datetime.time.min)
+
+    @staticmethod
+    def _offset(moment: datetime.datetime) -> int:
+        """Office minutes from the day's opening to an office moment."""
+        minutes = moment.hour * 60 + moment.minute
+        (start_am, end_am), (start_pm, _end_pm) = OFFICE_HOURS
+        if minutes <= end_am.hour * 60 + end_am.minute:
+            return minutes - (start_am.hour * 60 + start_am.minute)
+        return (
+            (end_am.hour * 60 + end_am.minute)
+            - (start_am.hour * 60 + start_am.minute)
+            + minutes
+            - (start_pm.hour * 60 + start_pm.minute)
+        )
+
+    def _at_offset(self, day: datetime.date, offset: int) -> datetime.datetime:
+        (start_am, end_am), (start_pm, _end_pm) = OFFICE_HOURS
+        morning = (end_am.hour * 60 + end_am.minute) - (start_am.hour * 60 + start_am.minute)
+        start, minutes = (start_am, offset) if offset <= morning else (start_pm, offset - morning)
+        return self.aware(day, start) + datetime.timedelta(minutes=minutes)
+
+    def advance(self, moment: datetime.datetime, minutes: float) -> datetime.datetime:
+        """`moment` plus so many minutes of office time (nights, weekends and holidays skipped), whole minutes."""
+        moment = self.office_after(moment).replace(second=0, microsecond=0)
+        days, offset = divmod(self._offset(moment) + max(0, round(minutes)), OFFICE_DAY_MINUTES)
+        index = self._day_index.get(moment.date())
+        if index is not None and index + days < len(self._working_days):
+            return self._at_offset(self._working_days[index + days], offset)
+        day = moment.date()  # outside the indexed years: day by day
+        for _ in range(days):
+            day += datetime.timedelta(days=1)
+            while not self.is_working_day(day):
+                day += datetime.timedelta(days=1)
+        return self._at_offset(day, offset)
+
+    def office_minutes(self, start: datetime.datetime, end: datetime.datetime) -> int:
+        """Office minutes between two moments (0 when `end` is not later)."""
+        first, last = self.office_after(start), self.office_before(end)
+        if last <= first:
+            return 0
+        if first.date() == last.date():
+            return self._offset(last) - self._offset(first)
+        days_between = self._day_index[last.date()] - self._day_index[first.date()] - 1
+        return OFFICE_DAY_MINUTES - self._offset(first) + self._offset(last) + days_between * OFFICE_DAY_MINUTES
+
+    def moment(self, day: datetime.date, rng: random.Random) -> datetime.datetime:
+        """An office moment on `day` (moved to a working day), at a random time, never after now."""
+        day = self.working_day(day)
+        start = self.aware(day, OFFICE_HOURS[0][0])
+        at = self.advance(start, rng.randint(0, OFFICE_DAY_MINUTES - 1))
+        return min(at, self.now)
+
+    def between(self, first: datetime.date, last: datetime.date, rng: random.Random) -> datetime.datetime:
+        """An office moment on a random day from `first` to `last` (both included, capped at today)."""
+        last = min(last, self.now.date())
+        span = max(0, (last - first).days)
+        return self.moment(first + datetime.timedelta(days=rng.randint(0, span)), rng)
+
+    def worker_moment(self, day: datetime.date) -> datetime.datetime:
+        """When the nightly deadline check ran on `day` (never after now)."""
+        return min(self.aware(day, WORKER_TIME), self.now)
+
+
+@contextmanager
+def pinned_clock(moment: datetime.datetime):
+    """Run the real services as if at `moment`, so what the demo does through them carries an office-hours date:
+    timezone.now() answers `moment`, and so do the fields whose default is timezone.now (a step's `at`)."""
+    real_now = timezone.now
+    fields = [
+        field for model in apps.get_models() for field in model._meta.concrete_fields if field.default is real_now
+    ]
+    with mock.patch.object(timezone, "now", return_value=moment) as pinned:
+        try:
+            for field in fields:
+                field.default = pinned
+                field.__dict__.pop("_get_default", None)  # Field caches its default callable
+            yield
+        finally:
+            for field in fields:
+                field.default = real_now
+                field.__dict__.pop("_get_default", None)
+
+
+_HISTORY_MODELS: dict = {}
+
+
+def _history_model(model):
+    """The model's historical model and the attnames it tracks (looked up once: the manager is costly)."""
+    if model not in _HISTORY_MODELS:
+        history = model.history.model
+        _HISTORY_MODELS[model] = (history, [field.attname for field in history.tracked_fields])
+    return _HISTORY_MODELS[model]
+
+
+def history_row(instance, *, at, kind="~", user=None, reason=DEMO_REASON, **values):
+    """A simple-history row of `instance` as it stood at `at`, with `values` (attnames) in place of its own."""
+    history, attnames = _history_model(type(instance))
+    fields = {attname: getattr(instance, attname) for attname in attnames}
+    fields.update(values)
+    return history(
+        history_date=at,
+        history_type=kind,
+        history_user_id=getattr(user, "pk", user),
+        history_change_reason=reason,
+        **fields,
+    )
+
+
+def write_history(rows) -> int:
+    """Insert history rows, each model's in date order (history ids grow with time, as the report expects)."""
+    by_model: dict = {}
+    for row in rows:
+        by_model.setdefault(type(row), []).append(row)
+    for model, model_rows in by_model.items():
+        model_rows.sort(key=lambda row: row.history_date)
+        insert_rows(model, model_rows)
+        _record_links(model, [row for row in model_rows if row.history_type == "~"])
+    return sum(len(model_rows) for model_rows in by_model.values())
+
+
+def _record_links(history_model, rows) -> None:
+    """Changes keep the record's many-to-many sets (key processes…), as a single save's history row does, so
+    the dossier shows no set change that did not happen. "Created" rows get theirs once the links are made
+    (record_m2m_in_created_rows)."""
+    instance_model = history_model.instance_type
+    if not rows or not history_m2m_fields(instance_model):
+        return
+    rounds: list[dict] = []  # one record id at most once per call: a record may have several rows
+    for row in rows:
+        for ids in rounds:
+            if row.id not in ids:
+                ids[row.id] = row.history_id
+                break
+        else:
+            rounds.append({row.id: row.history_id})
+    for ids in rounds:
+        record_m2m_history(instance_model, ids)
+
+
+@contextmanager
+def keep_stamps(model):
+    """Insert rows with the created_at/updated_at they carry (auto_now and auto_now_add off meanwhile)."""
+    stamps = [
+        f for f in model._meta.concrete_fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+    ]
+    saved = [(f, f.auto_now, f.auto_now_add) for f in stamps]
+    try:
+        for f in stamps:
+            f.auto_now = f.auto_now_add = False
+        yield
+    finally:
+        for f, auto_now, auto_now_add in saved:
+            f.auto_now, f.auto_now_add = auto_now, auto_now_add
+
+
+def bulk_create_dated(model, objs, *, reason=DEMO_REASON, batch_size=500) -> list:
+    """Insert rows with their "created" history entry dated each row's `_history_date` (its created_at and
+    updated_at too, unless the row carries its own); `_history_values` (attnames) say how the row stood when
+    created, when it has changed since (its later rows are the caller's)."""
+    if not objs:
+        return []
+    names = {f.name for f in model._meta.concrete_fields}
+    for obj in objs:
+        for name in ("created_at", "updated_at"):
+            if name in names and getattr(obj, name, None) is None:
+                setattr(obj, name, obj._history_date)
+    with keep_stamps(model):
+        saved = insert_rows(model, list(objs))
+    if hasattr(model, "history"):
+        write_history(
+            history_row(
+                obj,
+                at=obj._history_date,
+                kind="+",
+                user=getattr(obj, "_history_user", None),
+                reason=reason,
+                **getattr(obj, "_history_values", {}),
+            )
+            for obj in saved
+        )
+    return saved
 
 
 def _weighted(rng, pairs):
@@ -744,9 +1044,20 @@ class DemoPlanner:
 
 
 def _bulk(model, objs) -> list:
-    if not objs:
-        return []
-    return bulk_create_with_history(objs, model, batch_size=500, default_change_reason=DEMO_REASON)
+    """Insert with "created" history entries dated each row's `_history_date` (see bulk_create_dated)."""
+    return bulk_create_dated(model, objs, reason=DEMO_REASON)
+
+
+def _dated(objs, moment) -> list:
+    for obj in objs:
+        obj._history_date = moment
+    return objs
+
+
+def _year_after(year: int, earliest: datetime.datetime, calendar: DemoCalendar, rng) -> datetime.datetime:
+    """When a yearly rating of `year` was recorded: in the first quarter of the next year, not before `earliest`."""
+    moment = calendar.between(datetime.date(year + 1, 1, 10), datetime.date(year + 1, 3, 31), rng)
+    return min(max(moment, earliest), calendar.now)
 
 
 def _write_regions(planned, created: Counter) -> dict[str, Region]:
@@ -766,7 +1077,9 @@ def _write_regions(planned, created: Counter) -> dict[str, Region]:
     return existing
 
 
-def _write_parks(plan: DemoPlan, regions: dict[str, Region], created: Counter) -> dict[str, ChemicalPark]:
+def _write_parks(
+    plan: DemoPlan, regions: dict[str, Region], created: Counter, calendar: DemoCalendar, rng
+) -> dict[str, ChemicalPark]:
     township_of = {spec[0]: spec[2] for spec in PARKS}
     existing = {p.code: p for p in ChemicalPark.objects.filter(code__in=township_of)}
     new_parks, evaluations = [], []
@@ -774,9 +1087,11 @@ def _write_parks(plan: DemoPlan, regions: dict[str, Region], created: Counter) -
         if park.code in existing:
             continue
         park.township = regions[township_of[park.code]]
+        park._history_date = calendar.between(calendar.register_from, calendar.register_to, rng)
         new_parks.append(park)
         for evaluation in park_evaluations:
             evaluation.park = park
+            evaluation._history_date = _year_after(evaluation.year, park._history_date, calendar, rng)
             evaluations.append(evaluation)
     for park in _bulk(ChemicalPark, new_parks):
         existing[park.code] = park
@@ -786,7 +1101,9 @@ def _write_parks(plan: DemoPlan, regions: dict[str, Region], created: Counter) -
     return existing
 
 
-def _write_enterprises(plan: DemoPlan, regions, parks, created: Counter) -> None:
+def _write_enterprises(plan: DemoPlan, regions, parks, created: Counter, calendar: DemoCalendar, rng) -> None:
+    """The enterprises are entered in the register before the campaigns; a permit when issued (if later), a
+    yearly tier early in the next year."""
     planned_codes = [p.enterprise.uscc for p in plan.enterprises]
     existing = set(Enterprise.objects.filter(uscc__in=planned_codes).values_list("uscc", flat=True))
     new = [p for p in plan.enterprises if p.enterprise.uscc not in existing]
@@ -794,6 +1111,7 @@ def _write_enterprises(plan: DemoPlan, regions, parks, created: Counter) -> None
         enterprise = item.enterprise
         enterprise.township = regions[enterprise.township_code]
         enterprise.park = parks[enterprise.park_code] if enterprise.park_code else None
+        enterprise._history_date = calendar.between(calendar.register_from, calendar.register_to, rng)
     saved = _bulk(Enterprise, [item.enterprise for item in new])
     # bulk_create_with_history returns the saved rows in order; bind the children to them.
     for item, enterprise in zip(new, saved, strict=True):
@@ -816,14 +1134,22 @@ def _write_enterprises(plan: DemoPlan, regions, parks, created: Counter) -> None
 
     permits, tiers, sources, lines = [], [], [], []
     for item in new:
+        entered = item.enterprise._history_date
         for permit in item.permits:
             permit.enterprise = item.enterprise
+            issued_later = permit.issued_on and permit.issued_on > entered.date()
+            permit._history_date = (
+                min(calendar.moment(permit.issued_on, rng), calendar.now) if issued_later else entered
+            )
             permits.append(permit)
         for tier in item.tiers:
             tier.enterprise = item.enterprise
+            tier._history_date = _year_after(tier.year, entered, calendar, rng)
             tiers.append(tier)
         for source, source_lines in item.hazard_sources:
             source.enterprise = item.enterprise
+            source._history_date = entered
+            _dated(source_lines, entered)
             sources.append((source, source_lines))
     _bulk(Permit, permits)
     _bulk(YearlyTier, tiers)
@@ -915,10 +1241,13 @@ def build_demo(stdout=None, today: datetime.date | None = None) -> DemoResult:
     """Insert whatever part of the demo city is missing; return what was created and the demo users."""
     today = today or timezone.localdate()
     plan = DemoPlanner(random.Random(SEED), today).plan()
+    calendar = DemoCalendar(today)
+    # Dates come from their own generator, so the register's contents do not depend on them.
+    dates = random.Random(f"{SEED}:dates")
     created: Counter = Counter()
     regions = _write_regions(plan.regions, created)
-    parks = _write_parks(plan, regions, created)
-    _write_enterprises(plan, regions, parks, created)
+    parks = _write_parks(plan, regions, created, calendar, dates)
+    _write_enterprises(plan, regions, parks, created, calendar, dates)
     users = _write_users(regions, created)
     created = +created  # drops the zero counts
     if stdout is not None:

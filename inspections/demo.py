@@ -10,6 +10,11 @@
   failed on a 两断三清 item, the quarter's 回头看 sample, two re-checks that found the site still closed and one
   that found an enterprise producing again (reopened).
 
+Everything is dated as it would have happened (core.demo.DemoCalendar: working days, office hours, nothing
+after now): each survey in the campaign's first months and before its enterprise's proposal, findings from
+the day they were found, then reported fixed and verified (one history row per change), inspections on
+their day; the acceptances and re-checks run through the services at office moments of the last days.
+
 Bulk rows carry "created" history entries with the demo reason. A second run finds the demo surveys already
 there and changes nothing.
 """
@@ -19,17 +24,18 @@ import random
 from collections import Counter
 
 from django.contrib.auth import get_user_model
+from django.db.models import Max, Min
 from django.utils import timezone, translation
-from simple_history.utils import bulk_create_with_history
 
 from accounts.choices import Role
 from accounts.models import Department
+from core.demo import DemoCalendar, bulk_create_dated, history_row, pinned_clock, write_history
 from core.history import record_m2m_in_created_rows
 from enterprises.choices import OperatingStatus
 from enterprises.models import Enterprise
 from parks.models import ChemicalPark
-from rectification.choices import CampaignKind, Category, ClassificationState, StandardItem
-from rectification.models import Campaign, Classification
+from rectification.choices import CampaignKind, Category, ClassificationState, StandardItem, StepAction
+from rectification.models import Campaign, Classification, ClassificationStep
 
 from . import services
 from .choices import (
@@ -101,6 +107,16 @@ FINDING_STATES = [
     (FindingStatus.CLOSED, 27),
     (FindingStatus.REOPENED, 5),
 ]
+#: How a finding stands when recorded (its history's first row).
+OPEN_VALUES = {
+    "status": FindingStatus.OPEN,
+    "fixed_by_id": None,
+    "fixed_at": None,
+    "fix_note": "",
+    "verified_by_id": None,
+    "verified_at": None,
+    "verification_note": "",
+}
 FIX_NOTES = ["已完成整改，现场照片已上传", "已委托有资质单位处置完毕", "已补办相关手续", "已更换设备并通过检测"]
 REJECT_NOTES = ["现场核查整改不到位，请继续整改", "佐证材料不足，请补充"]
 INSPECTORS = ["王建军、李红", "刘志强、周文斌", "陈晓明、赵国庆、杨丽华", "张伟、孙磊", "专家组：钱立新、郑海"]
@@ -122,8 +138,12 @@ class DemoInspections:
     def __init__(self, rng: random.Random, today: datetime.date):
         self.rng = rng
         self.today = today
-        self.now = timezone.now()
+        self.calendar = DemoCalendar(today)
+        self.now = self.calendar.now
+        # Moments are drawn from their own generator: what is drawn stays the same.
+        self.clock = random.Random(rng.getrandbits(64))
         self.created: Counter = Counter()
+        self.finding_history: list = []
         User = get_user_model()
         users = list(
             User.objects.filter(
@@ -148,9 +168,12 @@ class DemoInspections:
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def at(self, day: datetime.date) -> datetime.datetime:
-        moment = datetime.datetime.combine(day, datetime.time(9 + self.rng.randint(0, 8), self.rng.randint(0, 59)))
-        return min(timezone.make_aware(moment), self.now)
+    def at(self, day: datetime.date, not_before: datetime.datetime | None = None) -> datetime.datetime:
+        """An office moment on (or near) `day`, not before `not_before`, never after now."""
+        moment = self.calendar.moment(day, self.clock)
+        if not_before is not None and moment < not_before:
+            moment = min(self.calendar.advance(not_before, self.clock.randint(10, 120)), self.now)
+        return moment
 
     def local_actor(self, township):
         """Who records and reports fixes for a township: its officer, else its county office, else the city."""
@@ -163,7 +186,10 @@ class DemoInspections:
                 return user
         return None
 
-    def finding(self, *, township, found_on: datetime.date, area, description, severity, legal_basis="", **fields):
+    def finding(
+        self, *, township, found_on: datetime.date, found_at, area, description, severity, legal_basis="", **fields
+    ):
+        """A finding recorded at `found_at` (the survey's or inspection's moment) and how far it has come since."""
         rng = self.rng
         deadline = found_on + datetime.timedelta(days=rng.choice((15, 30, 60, 90, 180)))
         finding = Finding(
@@ -175,7 +201,8 @@ class DemoInspections:
             status=FindingStatus.OPEN,
             **fields,
         )
-        finding.created_at = self.at(found_on)
+        found = finding.created_at = min(self.calendar.advance(found_at, self.clock.randint(5, 90)), self.now)
+        finding.updated_at = found
         state = _weighted(rng, FINDING_STATES)
         fixer = self.local_actor(township)
         verifier = self.verifier(township, fixer)
@@ -187,20 +214,54 @@ class DemoInspections:
                 finding.deadline = max(found_on, self.today - datetime.timedelta(days=rng.randint(1, 60)))
             else:
                 finding.deadline = max(deadline, self.today + datetime.timedelta(days=rng.randint(7, 150)))
-        if state != FindingStatus.OPEN:
-            finding.status = state
+        # Its history: recorded open, then each change at its moment (rows written once the finding is saved).
+        changes = []
+        if state == FindingStatus.FIXING:
+            fixing_on = min(found_on + datetime.timedelta(days=rng.randint(1, 30)), self.today)
+            changes.append((self.at(fixing_on, not_before=found), {"status": FindingStatus.FIXING}))
         if state in (FindingStatus.AWAITING_VERIFICATION, FindingStatus.CLOSED, FindingStatus.REOPENED):
             fixed_on = min(found_on + datetime.timedelta(days=rng.randint(5, 80)), self.today)
-            finding.fixed_by, finding.fixed_at, finding.fix_note = fixer, self.at(fixed_on), rng.choice(FIX_NOTES)
+            finding.fixed_by, finding.fixed_at, finding.fix_note = (
+                fixer,
+                self.at(fixed_on, not_before=found),
+                rng.choice(FIX_NOTES),
+            )
+            changes.append(
+                (
+                    finding.fixed_at,
+                    {
+                        "status": FindingStatus.AWAITING_VERIFICATION,
+                        "fixed_by_id": getattr(fixer, "pk", None),
+                        "fixed_at": finding.fixed_at,
+                        "fix_note": finding.fix_note,
+                    },
+                )
+            )
             if state != FindingStatus.AWAITING_VERIFICATION:
                 verified_on = min(fixed_on + datetime.timedelta(days=rng.randint(1, 15)), self.today)
-                finding.verified_by, finding.verified_at = verifier, self.at(verified_on)
+                finding.verified_by, finding.verified_at = verifier, self.at(verified_on, not_before=finding.fixed_at)
                 if state == FindingStatus.REOPENED:
                     finding.verification_note = rng.choice(REJECT_NOTES)
                 else:
                     finding.verification_note = "现场核实，已整改到位，同意销号"
+                changes.append(
+                    (
+                        finding.verified_at,
+                        {
+                            "status": state,
+                            "verified_by_id": verifier.pk,
+                            "verified_at": finding.verified_at,
+                            "verification_note": finding.verification_note,
+                        },
+                    )
+                )
+        finding.status = state
         finding._history_user = fixer
-        finding._history_date = finding.created_at
+        finding._history_date = found
+        finding._history_values = dict(OPEN_VALUES)  # recorded open; each change in demo_changes
+        finding.demo_changes = changes
+        if changes:
+            finding.updated_at = changes[-1][0]
         return finding
 
     # --- surveys ---------------------------------------------------------------------------
@@ -213,12 +274,24 @@ class DemoInspections:
             for e in Enterprise.objects.select_related("township").order_by("township__code", "uscc")
             if e.pk not in already
         ]
+        # A survey comes before the enterprise's first proposal in the campaign.
+        proposed = {
+            row["classification__enterprise_id"]: timezone.localdate(row["first"])
+            for row in ClassificationStep.objects.filter(classification__campaign=campaign, action=StepAction.PROPOSE)
+            .values("classification__enterprise_id")
+            .annotate(first=Min("at"))
+        }
         start = campaign.starts_on
         surveys, items_by_survey, findings_by_survey = [], [], []
         for enterprise in enterprises:
             if rng.random() >= SURVEYED_SHARE:
                 continue
             surveyed_on = min(start + datetime.timedelta(days=rng.randint(10, 150)), self.today)
+            first_proposal = proposed.get(enterprise.pk)
+            if first_proposal is not None:
+                latest = first_proposal - datetime.timedelta(days=self.clock.randint(1, 10))
+                surveyed_on = max(start, min(surveyed_on, latest))
+            surveyed_on = self.calendar.working_day_on_or_before(surveyed_on, not_before=start)
             actor = self.local_actor(enterprise.township)
             survey = Survey(
                 enterprise=enterprise,
@@ -244,6 +317,7 @@ class DemoInspections:
                         self.finding(
                             township=enterprise.township,
                             found_on=surveyed_on,
+                            found_at=survey._history_date,
                             area=area,
                             description=problem[0],
                             legal_basis=problem[1],
@@ -255,27 +329,30 @@ class DemoInspections:
             surveys.append(survey)
             items_by_survey.append(items)
             findings_by_survey.append(findings)
-        saved = bulk_create_with_history(surveys, Survey, batch_size=500, default_change_reason=DEMO_REASON)
+        saved = bulk_create_dated(Survey, surveys, reason=DEMO_REASON)
         items, findings = [], []
         for survey, survey_items, survey_findings in zip(saved, items_by_survey, findings_by_survey, strict=True):
             for item in survey_items:
                 item.survey = survey
                 item._history_user = survey.recorded_by
+                item._history_date = survey._history_date
                 items.append(item)
             for finding in survey_findings:
                 finding.survey = survey
                 findings.append(finding)
-        bulk_create_with_history(items, SurveyItem, batch_size=1000, default_change_reason=DEMO_REASON)
+        bulk_create_dated(SurveyItem, items, reason=DEMO_REASON, batch_size=1000)
         self._save_findings(findings)
         self.created["surveys"] += len(saved)
         self.created["survey items"] += len(items)
 
     def _save_findings(self, findings: list[Finding]) -> None:
-        saved = bulk_create_with_history(findings, Finding, batch_size=500, default_change_reason=DEMO_REASON)
-        # created_at is auto_now_add: put back the day each problem was found.
-        for original, finding in zip(findings, saved, strict=True):
-            finding.created_at = original._history_date
-        Finding.objects.bulk_update(saved, ["created_at"], batch_size=500)
+        """Saved with their history: recorded (open) when found, then each change at its moment."""
+        saved = bulk_create_dated(Finding, findings, reason=DEMO_REASON)
+        for finding in saved:
+            values = dict(OPEN_VALUES)
+            for at, changes in finding.demo_changes:
+                values.update(changes)
+                self.finding_history.append(history_row(finding, at=at, user=None, reason=DEMO_REASON, **values))
         self.created["findings"] += len(saved)
 
     # --- inspections -----------------------------------------------------------------------
@@ -296,7 +373,7 @@ class DemoInspections:
                 park = rng.choice(parks) if kind == InspectionKind.QUARTERLY_JOINT and parks and index % 2 else None
                 enterprise = None if park else rng.choice(candidates)
                 township = (park or enterprise).township
-                inspected_on = self.today - datetime.timedelta(days=rng.randint(3, 330))
+                inspected_on = self.calendar.working_day(self.today - datetime.timedelta(days=rng.randint(3, 330)))
                 actor = (
                     self.county_user.get(township.parent_id) or self.city_user
                     if kind != InspectionKind.DAILY
@@ -326,6 +403,7 @@ class DemoInspections:
                         self.finding(
                             township=township,
                             found_on=inspected_on,
+                            found_at=inspection._history_date,
                             area=area,
                             description=description,
                             legal_basis=basis,
@@ -349,11 +427,10 @@ class DemoInspections:
                 created_by=self.city_user,
             )
             inspection._history_user = self.city_user
+            inspection._history_date = self.at(self.today - datetime.timedelta(days=rng.randint(1, 10)))
             planned_rows.append((inspection, self.departments[:3], []))
 
-        saved = bulk_create_with_history(
-            [row[0] for row in planned_rows], Inspection, batch_size=500, default_change_reason=DEMO_REASON
-        )
+        saved = bulk_create_dated(Inspection, [row[0] for row in planned_rows], reason=DEMO_REASON)
         links, findings = [], []
         through = Inspection.departments.through
         for inspection, (_unsaved, departments, inspection_findings) in zip(saved, planned_rows, strict=True):
@@ -367,6 +444,18 @@ class DemoInspections:
         self.created["inspections"] += len(saved)
 
     # --- through the services: acceptance and 回头看 ------------------------------------------
+
+    def recent(self, working_days_back: int, after_steps_of=None) -> datetime.datetime:
+        """An office moment `working_days_back` working days ago, after the last step of the classifications
+        given (a step never comes before the one it follows)."""
+        moment = self.calendar.moment(self.calendar.working_days_back(working_days_back), self.clock)
+        if after_steps_of is not None:
+            last = ClassificationStep.objects.filter(classification__in=after_steps_of).aggregate(last=Max("at"))[
+                "last"
+            ]
+            if last is not None and last >= moment:
+                moment = self.calendar.advance(last, self.clock.randint(20, 120))
+        return min(moment, self.now)
 
     def acceptor(self, classification):
         enterprise = classification.enterprise
@@ -402,21 +491,24 @@ class DemoInspections:
             items = {item.value: (True, "现场核实") for item in services.SHUTDOWN_CHECK_ITEMS}
             if not passed:
                 items[StandardItem.PRODUCTS_CLEARED] = (False, "成品仓库仍存放产品约20吨，未清运")
-            services.record_acceptance(
-                classification=classification,
-                actor=actor,
-                inspected_on=self.today - datetime.timedelta(days=2 if passed else 1),
-                items=items,
-                comment="专家组现场验收，两断三清全部到位，同意销号" if passed else "",
-                departments=self.departments[:2],
-                inspectors="专家组：钱立新、郑海、王建军",
-            )
+            moment = self.recent(2 if passed else 1, after_steps_of=[classification])
+            with pinned_clock(moment):
+                services.record_acceptance(
+                    classification=classification,
+                    actor=actor,
+                    inspected_on=timezone.localdate(moment),
+                    items=items,
+                    comment="专家组现场验收，两断三清全部到位，同意销号" if passed else "",
+                    departments=self.departments[:2],
+                    inspectors="专家组：钱立新、郑海、王建军",
+                )
             self.created["acceptance checks"] += 1
 
     def rechecks(self, campaign: Campaign) -> None:
         rng = self.rng
         month = (self.today.month - 1) // 3 * 3 + 1
-        sampled = services.create_recheck_sample(self.today.replace(month=month, day=1), 0.1, rng)
+        with pinned_clock(self.recent(6)):  # the quarter's sample was drawn before the re-checks below
+            sampled = services.create_recheck_sample(self.today.replace(month=month, day=1), 0.1, rng)
         self.created["planned re-checks"] += len(sampled)
 
         reopened = (
@@ -435,27 +527,31 @@ class DemoInspections:
         if chosen is not None:
             enterprise = chosen.enterprise
             actor = self.county_user.get(enterprise.township.parent_id) or self.city_user
-            services.record_recheck(
-                enterprise=enterprise,
-                actor=actor,
-                inspected_on=self.today - datetime.timedelta(days=1),
-                producing_again=True,
-                note="夜间偷偷恢复生产，车间有新投料痕迹，电表读数明显增加",
-                inspectors="回头看工作组",
-                departments=self.departments[:2],
-                deadline=self.today + datetime.timedelta(days=15),
-            )
+            moment = self.recent(1, after_steps_of=Classification.objects.filter(enterprise=enterprise))
+            with pinned_clock(moment):
+                services.record_recheck(
+                    enterprise=enterprise,
+                    actor=actor,
+                    inspected_on=timezone.localdate(moment),
+                    producing_again=True,
+                    note="夜间偷偷恢复生产，车间有新投料痕迹，电表读数明显增加",
+                    inspectors="回头看工作组",
+                    departments=self.departments[:2],
+                    deadline=self.today + datetime.timedelta(days=15),
+                )
             self.created["re-checks (producing again)"] += 1
         for inspection in [i for i in sampled if chosen is None or i.enterprise_id != chosen.enterprise_id][:2]:
             enterprise = Enterprise.objects.select_related("township").get(pk=inspection.enterprise_id)
-            services.record_recheck(
-                enterprise=enterprise,
-                actor=self.local_actor(enterprise.township),
-                inspected_on=self.today - datetime.timedelta(days=rng.randint(1, 5)),
-                producing_again=False,
-                note="厂区断水断电，生产设备已拆除，未发现恢复生产迹象",
-                inspectors="回头看工作组",
-            )
+            moment = self.recent(rng.randint(1, 5), after_steps_of=Classification.objects.filter(enterprise=enterprise))
+            with pinned_clock(moment):
+                services.record_recheck(
+                    enterprise=enterprise,
+                    actor=self.local_actor(enterprise.township),
+                    inspected_on=timezone.localdate(moment),
+                    producing_again=False,
+                    note="厂区断水断电，生产设备已拆除，未发现恢复生产迹象",
+                    inspectors="回头看工作组",
+                )
             self.created["re-checks (still closed)"] += 1
 
     def run(self) -> Counter:
@@ -471,7 +567,9 @@ class DemoInspections:
         with translation.override("zh-hans"):
             self.surveys(campaign)
             self.inspections()
-            self.created["findings marked overdue"] += services.mark_overdue_findings(self.today)
+            self.created["history rows of findings"] += write_history(self.finding_history)
+            with pinned_clock(self.calendar.worker_moment(self.today)):  # the nightly deadline check
+                self.created["findings marked overdue"] += services.mark_overdue_findings(self.today)
             self.acceptances(campaign)
             self.rechecks(campaign)
         return self.created

@@ -137,9 +137,22 @@ class TaskAdmin(ReadOnlyAdminMixin, RegionScopedHistoryAdmin):
 class SupervisionReportAdmin(ReadOnlyAdminMixin, RegionScopedAdmin, admin.ModelAdmin):
     """Reports are requested on their page and built by the worker; the admin shows them (and their errors)."""
 
-    list_display = ["campaign", "quarter", "region", "status", "progress", "requested_by", "requested_at"]
+    list_display = [
+        "campaign",
+        "quarter_name",
+        "region",
+        "document_number",
+        "status",
+        "progress",
+        "requested_by",
+        "requested_at",
+    ]
     list_filter = ["status", "campaign"]
     list_select_related = ["campaign", "region", "requested_by"]
+
+    @admin.display(description=_("quarter"), ordering="quarter")
+    def quarter_name(self, obj):
+        return obj.quarter_label
 
 
 class PlanTaskInline(ReadOnlyAdminMixin, RegionScopedInline, admin.TabularInline):

@@ -507,10 +507,18 @@ class SupervisionReport(models.Model):
     campaign = models.ForeignKey(
         Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="supervision_reports"
     )
-    quarter = models.CharField(_("quarter"), max_length=6, help_text=_("e.g. 2021Q1"))
+    quarter = models.CharField(
+        _("quarter"), max_length=6, help_text=_("Stored as a code, e.g. 2026Q3; shown as 2026年第三季度.")
+    )
     region = models.ForeignKey(
         "regions.Region", verbose_name=_("region"), on_delete=models.PROTECT, related_name="supervision_reports"
     )
+    #: The notice (通报) as an official document: who issues it, its number (文号) and date.
+    issuing_office = models.CharField(_("issuing office"), max_length=100, blank=True)
+    document_number = models.CharField(
+        _("document number"), max_length=50, blank=True, help_text=_("文号, e.g. 临化治办〔2026〕12号.")
+    )
+    issued_on = models.DateField(_("issue date"), null=True, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("requested by"),
@@ -542,4 +550,11 @@ class SupervisionReport(models.Model):
         verbose_name_plural = _("quarterly supervision reports")
 
     def __str__(self):
-        return f"{self.campaign} {self.quarter} {self.region}"
+        return f"{self.region} {self.campaign} {self.quarter_label}"
+
+    @property
+    def quarter_label(self) -> str:
+        """The quarter as people read it: 2026年第三季度."""
+        from .quarters import quarter_label
+
+        return quarter_label(self.quarter)

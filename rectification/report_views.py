@@ -1,6 +1,9 @@
 """Pages of the quarterly supervision report: request, list with progress, status (JSON), download, notice."""
 
+import datetime
+
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -18,25 +21,108 @@ from core.views import explain_forbidden, paginate
 from core.xlsx import XLSX_CONTENT_TYPE
 from enterprises.forms import BootstrapFormMixin, add_service_error
 
-from .choices import FOUR_BATCHES, Category
+from .choices import FOUR_BATCHES, CampaignStatus, Category
 from .models import ReportStatus, SupervisionReport
-from .reports import Quarter, definitions, report_regions_for, reports_within_reach, request_report
+from .quarters import Quarter, campaign_quarters, long_date
+from .reports import (
+    check_quarter,
+    definitions,
+    percent,
+    report_filename,
+    report_regions_for,
+    reports_within_reach,
+    request_report,
+    statement,
+)
 from .selectors import campaigns_for
 
 
+class QuarterSelect(forms.Select):
+    """The quarters as options, each naming the campaigns it belongs to (data-campaigns), so the page offers
+    only the chosen campaign's quarters (static/rectification/report-request.js)."""
+
+    def __init__(self, *args, campaigns_of=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.campaigns_of = campaigns_of or {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex=subindex, attrs=attrs)
+        campaigns = self.campaigns_of.get(str(value))
+        if campaigns:
+            option["attrs"]["data-campaigns"] = " ".join(str(pk) for pk in campaigns)
+        return option
+
+
 class ReportRequestForm(BootstrapFormMixin, forms.Form):
-    campaign = forms.ModelChoiceField(label=gettext_lazy("Campaign"), queryset=None)
-    quarter = forms.CharField(label=gettext_lazy("Quarter"), max_length=6, help_text=gettext_lazy("e.g. 2021Q1"))
+    # A plain choice over the campaigns read once: the quarter list is built from the same rows.
+    campaign = forms.TypedChoiceField(label=gettext_lazy("Campaign"), coerce=int)
+    quarter = forms.ChoiceField(
+        label=gettext_lazy("Quarter"),
+        help_text=gettext_lazy("The campaign's quarters that have started; figures as of the quarter's last day."),
+    )
     region = forms.ModelChoiceField(label=gettext_lazy("Region"), queryset=None)
+    # Left empty, each takes its default (the office in settings, the next number of the year, today).
+    issuing_office = forms.CharField(label=gettext_lazy("Issuing office"), max_length=100, required=False)
+    document_number = forms.CharField(
+        label=gettext_lazy("Document number (文号)"),
+        max_length=50,
+        required=False,
+        help_text=gettext_lazy("e.g. 临化治办〔2026〕12号; left empty, the next number of the year is given."),
+    )
+    issued_on = forms.DateField(
+        label=gettext_lazy("Issue date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["campaign"].queryset = campaigns_for(user)
+        today = timezone.localdate()
+        campaigns = list(campaigns_for(user))
+        self.campaigns = {campaign.pk: campaign for campaign in campaigns}
+        self.fields["campaign"].choices = [("", "---------")] + [(c.pk, c.name) for c in campaigns]
         self.fields["region"].queryset = report_regions_for(user)
+        campaigns_of: dict[str, list[int]] = {}
+        for campaign in campaigns:
+            for quarter in campaign_quarters(campaign, today):
+                campaigns_of.setdefault(str(quarter), []).append(campaign.pk)
+        quarters = sorted((Quarter.parse(code) for code in campaigns_of), reverse=True)
+        running = Quarter.of(today)
+        self.fields["quarter"].choices = [
+            (str(q), _("%(quarter)s (so far)") % {"quarter": q.label()} if q == running else q.label())
+            for q in quarters
+        ]
+        self.fields["quarter"].widget = QuarterSelect(
+            choices=self.fields["quarter"].choices, attrs={"class": "form-select"}, campaigns_of=campaigns_of
+        )
         if not self.is_bound:
-            self.initial.setdefault("quarter", str(Quarter.of(timezone.localdate()).previous()))
+            last_ended = str(Quarter.of(today).previous())
+            self.initial.setdefault(
+                "quarter", last_ended if last_ended in campaigns_of else next(iter(campaigns_of), "")
+            )
+            active = [c for c in campaigns if c.status == CampaignStatus.ACTIVE]
+            if len(active) == 1 or len(campaigns) == 1:
+                self.initial.setdefault("campaign", (active or campaigns)[0].pk)
             if user.region_id:
                 self.initial.setdefault("region", user.region_id)
+            self.initial.setdefault("issuing_office", settings.REPORT_ISSUING_OFFICE)
+            self.initial.setdefault("issued_on", today)
+        self.fields["document_number"].widget.attrs["placeholder"] = (
+            f"{settings.REPORT_DOCUMENT_PREFIX}〔{today.year}〕…号"
+        )
+
+    def clean_campaign(self):
+        return self.campaigns[self.cleaned_data["campaign"]]
+
+    def clean(self):
+        data = super().clean()
+        campaign, quarter = data.get("campaign"), data.get("quarter")
+        if campaign is not None and quarter:
+            try:
+                check_quarter(campaign, Quarter.parse(quarter))
+            except ValidationError as error:
+                add_service_error(self, error)
+        return data
 
 
 def reports_for(user):
@@ -71,6 +157,9 @@ def report_list(request):
                         campaign=form.cleaned_data["campaign"],
                         quarter=form.cleaned_data["quarter"],
                         region=form.cleaned_data["region"],
+                        issuing_office=form.cleaned_data["issuing_office"] or None,
+                        document_number=form.cleaned_data["document_number"] or None,
+                        issued_on=form.cleaned_data["issued_on"],
                     )
                     _enqueue(report)
             except ValidationError as error:
@@ -124,36 +213,72 @@ def report_download(request, pk):
     report = _report(request.user, pk)
     if report.status != ReportStatus.DONE or not report.file:
         raise Http404(_("The report is not ready."))
-    filename = f"{report.campaign.name}-{report.quarter}-{report.region.name}.xlsx"
+    filename = report_filename(report)
     return FileResponse(report.file.open("rb"), as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE)
+
+
+def _notice_row(row: dict) -> dict:
+    """A region's row with its rates written as the notice writes them (39.0%)."""
+    return dict(
+        row,
+        overall=percent(row.get("completion_rate")),
+        in_park=percent(row.get("in_park_rate")),
+        closure=percent(row.get("closure_rate")),
+    )
 
 
 @login_required
 def report_notice(request, pk):
-    """The 通报: a printable page rendered from the figures stored with the report."""
+    """The 通报: an official document (issuing office, 文号, title, statement, progress by region, overdue units
+    named, the figures, signature and date), printable on A4, rendered from the figures stored with the report."""
     report = _report(request.user, pk)
     if report.status != ReportStatus.DONE:
         raise Http404(_("The report is not ready."))
     figures = report.figures
     rows = figures["rows"]
     total = next(row for row in rows if row["code"] == report.region.code)
-    parts = [row for row in rows if row["parent_code"] == report.region.code]
-    batches = [(str(Category(c).label), total["decided"][c], total["completed"][c]) for c in FOUR_BATCHES]
+    context = {
+        "report": report,
+        "figures": figures,
+        "quarter_label": report.quarter_label,
+        "issued_on": report.issued_on or timezone.localdate(report.finished_at or report.requested_at),
+        "definitions": definitions(),
+    }
+    if "approved" not in total:
+        # Built before the figures took their present form: the page says so instead of showing half of them.
+        return render(request, "rectification/report_notice.html", context | {"outdated": True})
+    quarter = Quarter.parse(report.quarter)
+    as_of_day = datetime.date.fromisoformat(figures["as_of"])
+    parts = [_notice_row(row) for row in rows if row["parent_code"] == report.region.code]
+    batches = [
+        {
+            "label": str(Category(name).label),
+            "proposed": total["proposed"][name],
+            "approved": total["approved"][name],
+            "completed": total["completed"][name],
+            "target": total["target"][name],
+            "rate": percent(total["rates"][name]),
+        }
+        for name in FOUR_BATCHES
+    ]
     lagging = sorted(
-        (row for row in parts if row["completion_rate"] is not None),
-        key=lambda row: row["completion_rate"],
+        (row for row in parts if row["completion_rate"] is not None), key=lambda row: row["completion_rate"]
     )
     return render(
         request,
         "rectification/report_notice.html",
-        {
-            "report": report,
-            "figures": figures,
-            "total": total,
+        context
+        | {
+            "as_of_label": long_date(as_of_day),
+            "total": _notice_row(total),
+            "statement": statement(
+                total, region_name=report.region.name, as_of_day=as_of_day, target_year=quarter.year
+            ),
+            "monitoring_rate": percent(total["monitoring_rate"]),
+            "duty_rates": {key: percent(total.get(f"duty_{key}_rate")) for key in ("monitoring", "video", "shutoff")},
             "parts": parts,
             "batches": batches,
             "lagging": lagging[:3],
             "overdue_units": figures["overdue_units"][:20],
-            "definitions": definitions(),
         },
     )

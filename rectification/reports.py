@@ -1,4 +1,5 @@
-"""The quarterly supervision report (季度督查通报): figures as of a quarter's last day, the workbook, the record.
+"""The quarterly supervision report (季度督查通报): figures as of a quarter's last day, the workbook, the notice's
+statement, the record.
 
 Figures come from the change history (django-simple-history): for every record the latest historical row
 saved before the end of the quarter's last day is its state "as of" then, so a report for a past quarter
@@ -8,16 +9,21 @@ of enterprises, tasks or findings. The workbook is written by openpyxl in write-
 overdue-items sheet (tens of thousands at province scale) are streamed from the database straight into that
 sheet's XML, so memory stays flat and the build stays close to the time of its SQL (bench/bench_report.py).
 
-Definitions (shown in the workbook's notes):
-- surveyed: enterprises with a 摸排 survey in the campaign dated on or before the day;
-- classified / completed per batch: decisions in force approved (approved … accepted) / accepted (销号);
-- target: the targets (责任状) of the campaign's years up to the quarter's year, a region's own or its children's;
-- completion rate: completed (four batches) / target;
-- tasks overdue: open tasks (of classifications being rectified) whose deadline is on or before the day;
-- findings overdue: findings still waiting for the unit whose deadline is on or before the day;
-- online-monitoring rate: major hazard sources connected to online monitoring / all major hazard sources;
-- in-park rate (入园进区率): operating or suspended enterprises inside a chemical park / all of them;
-- closure rate (关闭率): accepted shutdowns / enterprises classified in the four batches.
+Every figure has one definition, written out in `definitions()` (the workbook's notes sheet and the notice):
+- enterprises: every enterprise in the register that day, whatever its kind or status;
+- surveyed: enterprises with a 摸排 survey in the campaign dated on or before the day (a roster import is one);
+- excluded: enterprises whose exclusion (剔除) is approved;
+- proposed per batch: decisions in force proposed and not yet approved (proposed, in pre-review, reviewed,
+  awaiting the city's approval, returned); a pending change of an approved decision is not counted;
+- approved / completed per batch: decisions in force approved (approved … accepted) / accepted (销号);
+- target: the targets (责任状) of the campaign's years up to the quarter's year, a region's own or its parts' sum;
+- completion rate per batch: completed / that batch's target; overall: over the targeted batches only,
+  each batch counting at most its target (rectification.selectors.overall_rate);
+- in-park rate (入园进区率): operating or suspended production enterprises in a recognised park / all
+  operating or suspended production enterprises (park and its recognition as of the day);
+- closure rate (关闭率): production enterprises in scope whose shutdown is accepted / production enterprises
+  in scope (surveyed in the campaign, less the excluded);
+- tasks / findings overdue, findings opened and closed, the online-monitoring rate: see definitions().
 """
 
 import copy
@@ -28,13 +34,12 @@ import secrets
 import tempfile
 import zipfile
 from collections import defaultdict
-from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import transaction
-from django.db.models import Count, F, Max, Q, Sum
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Max, Q, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -49,65 +54,32 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from accounts.permissions import Capability, can, require
 from core.xlsx import escape_cell
-from enterprises.choices import OperatingStatus
+from enterprises.choices import EnterpriseKind, OperatingStatus
 from enterprises.models import Enterprise, MajorHazardSource
+from enterprises.selectors import hazard_duty_shares_as_of
 from inspections.choices import ACTIVE_FINDING_STATES, FindingStatus
 from inspections.models import Finding, Survey
+from parks.choices import RecognitionStatus
+from parks.models import ChemicalPark
 from regions.choices import RegionLevel
 from regions.models import Region
 from regions.scoping import ALL_REGIONS, region_in_scope, scope_region
 
-from .choices import DECIDED_STATES, FOUR_BATCHES, Category, ClassificationState, TaskStatus
+from .choices import DECIDED_STATES, FOUR_BATCHES, OPEN_PROPOSAL_STATES, Category, ClassificationState, TaskStatus
 from .models import Campaign, Classification, ReportStatus, SupervisionReport, Target, Task
+from .quarters import Quarter, campaign_quarters, long_date, quarter_label
+from .selectors import category_rates, overall_rate
+
+__all__ = ["Quarter", "build_report", "campaign_quarters", "compute_figures", "request_report"]
 
 logger = logging.getLogger(__name__)
 
 S = ClassificationState
-QUARTER_PATTERN = re.compile(r"^(\d{4})Q([1-4])$")
 OPEN_TASK_STATES = [TaskStatus.NOT_STARTED, TaskStatus.IN_PROGRESS, TaskStatus.OVERDUE]
 WORKING_STATES = [S.IN_PROGRESS, S.AWAITING_ACCEPTANCE]
-
-
-# --- Quarters ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Quarter:
-    year: int
-    number: int
-
-    @classmethod
-    def parse(cls, text: str) -> "Quarter":
-        match = QUARTER_PATTERN.match((text or "").strip().upper())
-        if not match:
-            raise ValidationError(
-                {
-                    "quarter": _("“%(value)s” is not a quarter: write the year, Q and 1–4, e.g. 2021Q1.")
-                    % {"value": text}
-                }
-            )
-        return cls(int(match.group(1)), int(match.group(2)))
-
-    @classmethod
-    def of(cls, day: datetime.date) -> "Quarter":
-        return cls(day.year, (day.month - 1) // 3 + 1)
-
-    def __str__(self):
-        return f"{self.year}Q{self.number}"
-
-    @property
-    def first_day(self) -> datetime.date:
-        return datetime.date(self.year, 3 * self.number - 2, 1)
-
-    @property
-    def last_day(self) -> datetime.date:
-        return self.next().first_day - datetime.timedelta(days=1)
-
-    def next(self) -> "Quarter":
-        return Quarter(self.year + (self.number == 4), self.number % 4 + 1)
-
-    def previous(self) -> "Quarter":
-        return Quarter(self.year - (self.number == 1), (self.number - 2) % 4 + 1)
+ACTIVE_STATUSES = [OperatingStatus.OPERATING, OperatingStatus.SUSPENDED]
+#: Keys of figures counted per batch (each a {batch: count} dict in a row).
+PER_BATCH = ["proposed", "approved", "completed", "target"]
 
 
 def _day_start(day: datetime.date) -> datetime.datetime:
@@ -140,11 +112,10 @@ def _blank_row(region: Region, depth: int) -> dict:
         "level": region.level,
         "depth": depth,
         "parent_code": None,
+        "enterprises": 0,
         "surveyed": 0,
         "excluded": 0,
-        "decided": dict.fromkeys(FOUR_BATCHES, 0),
-        "completed": dict.fromkeys(FOUR_BATCHES, 0),
-        "target": dict.fromkeys(FOUR_BATCHES, 0),
+        **{key: dict.fromkeys(FOUR_BATCHES, 0) for key in PER_BATCH},
         "has_own_target": False,
         "tasks_overdue": 0,
         "findings_overdue": 0,
@@ -153,13 +124,24 @@ def _blank_row(region: Region, depth: int) -> dict:
         "findings_closed": 0,
         "hazard_sources": 0,
         "hazard_monitored": 0,
-        "enterprises_active": 0,
-        "enterprises_in_park": 0,
+        "duty_sources": 0,
+        "duty_monitoring": 0,
+        "duty_video": 0,
+        "duty_shutoff_needed": 0,
+        "duty_shutoff": 0,
+        "production_active": 0,
+        "production_in_park": 0,
+        "production_in_scope": 0,
+        "production_closed": 0,
     }
 
 
 def _rate(part, whole):
     return round(part / whole, 4) if whole else None
+
+
+def _rounded(rate):
+    return None if rate is None else round(rate, 4)
 
 
 class _Rollup:
@@ -187,15 +169,18 @@ class _Rollup:
                 row[key][sub] = row[key].get(sub, 0) + amount
 
 
-def _classification_counts(
-    rollup: _Rollup, campaign: Campaign, scope: Region, before: datetime.datetime, key_prefix=""
-):
+def _current_classifications(campaign: Campaign, before: datetime.datetime):
+    return as_of(Classification, before).filter(campaign_id=campaign.pk, is_current=True)
+
+
+def _classification_counts(rollup: _Rollup, campaign: Campaign, scope: Region, before: datetime.datetime):
     rows = (
-        as_of(Classification, before)
-        .filter(campaign_id=campaign.pk, is_current=True, enterprise__township__path__startswith=scope.path)
+        _current_classifications(campaign, before)
+        .filter(enterprise__township__path__startswith=scope.path)
         .values("enterprise__township__path", "category")
         .annotate(
-            decided=Count("id", filter=Q(state__in=DECIDED_STATES)),
+            proposed=Count("id", filter=Q(state__in=OPEN_PROPOSAL_STATES)),
+            approved=Count("id", filter=Q(state__in=DECIDED_STATES)),
             completed=Count("id", filter=Q(state=S.ACCEPTED)),
         )
         .order_by()
@@ -203,13 +188,13 @@ def _classification_counts(
     for row in rows:
         path, category = row["enterprise__township__path"], row["category"]
         if category in FOUR_BATCHES:
-            rollup.add(path, key_prefix + "decided", row["decided"], category)
-            rollup.add(path, key_prefix + "completed", row["completed"], category)
-        elif category == Category.EXCLUDED and not key_prefix:
-            rollup.add(path, "excluded", row["decided"])
+            for key in ("proposed", "approved", "completed"):
+                rollup.add(path, key, row[key], category)
+        elif category == Category.EXCLUDED:
+            rollup.add(path, "excluded", row["approved"])
 
 
-def _targets(rollup: _Rollup, campaign: Campaign, scope: Region, year: int, before: datetime.datetime, key="target"):
+def _targets(rollup: _Rollup, campaign: Campaign, scope: Region, year: int, before: datetime.datetime):
     own = {}
     for row in (
         as_of(Target, before)
@@ -223,12 +208,62 @@ def _targets(rollup: _Rollup, campaign: Campaign, scope: Region, year: int, befo
     for region in sorted(rollup.regions, key=lambda r: r.path.count("/"), reverse=True):
         entry = rollup.rows[region.code]
         if region.code in own:
-            entry[key] = dict(own[region.code])
+            entry["target"] = dict(own[region.code])
             entry["has_own_target"] = True
         parent = rollup.rows.get(entry["parent_code"]) if entry["parent_code"] else None
         if parent is not None and entry["parent_code"] not in own:
             for name in FOUR_BATCHES:
-                parent[key][name] += entry[key][name]
+                parent["target"][name] += entry["target"][name]
+
+
+def _enterprise_counts(
+    rollup: _Rollup, campaign: Campaign, scope: Region, last_day: datetime.date, before: datetime.datetime
+):
+    """One query over the enterprises as they stood: the register, the surveyed, the in-park and closure rates.
+
+    Kind, status and park are the enterprise's as of the day, and the park's recognition too (a park whose
+    recognition was revoked before the day counts as outside); survey, exclusion and accepted shutdown are
+    the campaign's records as of the day. Each of these is an uncorrelated IN (SELECT …), which the database
+    evaluates once (a correlated EXISTS over the history would be re-run for every enterprise); the rows are
+    counted per township and combination of flags, and added up here.
+    """
+
+    def flag(condition):
+        return ExpressionWrapper(condition, output_field=BooleanField())
+
+    current = _current_classifications(campaign, before)
+    recognised_parks = as_of(ChemicalPark, before).filter(recognition_status=RecognitionStatus.RECOGNISED)
+    surveyed = as_of(Survey, before).filter(campaign_id=campaign.pk, surveyed_on__lte=last_day)
+    excluded = current.filter(category=Category.EXCLUDED, state__in=DECIDED_STATES)
+    shut_down = current.filter(category=Category.SHUTDOWN, state=S.ACCEPTED)
+    rows = (
+        as_of(Enterprise, before)
+        .filter(township__path__startswith=scope.path)
+        .annotate(
+            in_recognised_park=flag(Q(park_id__in=recognised_parks.values("id"))),
+            is_surveyed=flag(Q(id__in=surveyed.values("enterprise_id"))),
+            is_excluded=flag(Q(id__in=excluded.values("enterprise_id"))),
+            is_shut_down=flag(Q(id__in=shut_down.values("enterprise_id"))),
+        )
+        .values("township__path", "kind", "status", "in_recognised_park", "is_surveyed", "is_excluded", "is_shut_down")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        path, n = row["township__path"], row["n"]
+        rollup.add(path, "enterprises", n)
+        if row["is_surveyed"]:
+            rollup.add(path, "surveyed", n)
+        if row["kind"] != EnterpriseKind.PRODUCTION:
+            continue
+        if row["status"] in ACTIVE_STATUSES:
+            rollup.add(path, "production_active", n)
+            if row["in_recognised_park"]:
+                rollup.add(path, "production_in_park", n)
+        if row["is_surveyed"] and not row["is_excluded"]:
+            rollup.add(path, "production_in_scope", n)
+            if row["is_shut_down"]:
+                rollup.add(path, "production_closed", n)
 
 
 def _working_classifications(campaign: Campaign, before: datetime.datetime):
@@ -256,6 +291,32 @@ def _task_lead_unit(department, region) -> str:
     return department or (_("%(region)s government") % {"region": region} if region else "")
 
 
+def _finish_row(row: dict, previous: dict) -> dict:
+    """Totals and rates of one region's row (and the change against the previous quarter's end)."""
+    for key in PER_BATCH:
+        row[f"{key}_total"] = sum(row[key].values())
+    row["rates"] = {name: _rounded(rate) for name, rate in category_rates(row["completed"], row["target"]).items()}
+    row["completion_rate"] = _rounded(overall_rate(row["completed"], row["target"]))
+    row["monitoring_rate"] = _rate(row["hazard_monitored"], row["hazard_sources"])
+    row["duty_monitoring_rate"] = _rate(row["duty_monitoring"], row["duty_sources"])
+    row["duty_video_rate"] = _rate(row["duty_video"], row["duty_sources"])
+    row["duty_shutoff_rate"] = _rate(row["duty_shutoff"], row["duty_shutoff_needed"])
+    row["in_park_rate"] = _rate(row["production_in_park"], row["production_active"])
+    row["closure_rate"] = _rate(row["production_closed"], row["production_in_scope"])
+    prev_completed = sum(previous["completed"].values())
+    prev_rate = _rounded(overall_rate(previous["completed"], previous["target"]))
+    row["previous_completed_total"] = prev_completed
+    row["previous_completion_rate"] = prev_rate
+    row["change_completed"] = row["completed_total"] - prev_completed
+    row["change_rate"] = (
+        round(row["completion_rate"] - prev_rate, 4)
+        if row["completion_rate"] is not None and prev_rate is not None
+        else None
+    )
+    row["overdue_units"] = sorted(row["overdue_units"].items(), key=lambda item: (-item[1], item[0]))
+    return row
+
+
 def compute_figures(
     campaign: Campaign, scope: Region, quarter: Quarter, as_of_day: datetime.date | None = None
 ) -> dict:
@@ -267,15 +328,7 @@ def compute_figures(
     regions = list(Region.objects.in_region(scope).order_by("path"))
     rollup = _Rollup(regions)
 
-    for row in (
-        as_of(Survey, before)
-        .filter(campaign_id=campaign.pk, surveyed_on__lte=last_day, enterprise__township__path__startswith=scope.path)
-        .values("enterprise__township__path")
-        .annotate(n=Count("enterprise_id", distinct=True))
-        .order_by()
-    ):
-        rollup.add(row["enterprise__township__path"], "surveyed", row["n"])
-
+    _enterprise_counts(rollup, campaign, scope, last_day, before)
     _classification_counts(rollup, campaign, scope, before)
     _targets(rollup, campaign, scope, quarter.year, before)
 
@@ -332,19 +385,13 @@ def compute_figures(
     ):
         rollup.add(row["enterprise__township__path"], "hazard_sources", row["total"])
         rollup.add(row["enterprise__township__path"], "hazard_monitored", row["monitored"])
-
-    for row in (
-        as_of(Enterprise, before)
-        .filter(
-            township__path__startswith=scope.path,
-            status__in=[OperatingStatus.OPERATING, OperatingStatus.SUSPENDED],
-        )
-        .values("township__path")
-        .annotate(total=Count("id"), in_park=Count("id", filter=Q(park_id__isnull=False)))
-        .order_by()
-    ):
-        rollup.add(row["township__path"], "enterprises_active", row["total"])
-        rollup.add(row["township__path"], "enterprises_in_park", row["in_park"])
+    # The duties of major hazard sources (GB 18218-2018 graded; seed 000): monitoring, video, emergency shut-off.
+    for path, counts in hazard_duty_shares_as_of(scope.path, before).items():
+        rollup.add(path, "duty_sources", counts["sources"])
+        rollup.add(path, "duty_monitoring", counts["monitored"])
+        rollup.add(path, "duty_video", counts["video"])
+        rollup.add(path, "duty_shutoff_needed", counts["shutoff_needed"])
+        rollup.add(path, "duty_shutoff", counts["shutoff"])
 
     # The previous quarter: completed and target as they stood at its end, for the change column.
     previous = quarter.previous()
@@ -353,30 +400,7 @@ def compute_figures(
     _classification_counts(previous_rollup, campaign, scope, previous_before)
     _targets(previous_rollup, campaign, scope, previous.year, previous_before)
 
-    rows = []
-    for region in regions:
-        row = rollup.rows[region.code]
-        prev = previous_rollup.rows[region.code]
-        row["decided_total"] = sum(row["decided"].values())
-        row["completed_total"] = sum(row["completed"].values())
-        row["target_total"] = sum(row["target"].values())
-        row["completion_rate"] = _rate(row["completed_total"], row["target_total"])
-        row["monitoring_rate"] = _rate(row["hazard_monitored"], row["hazard_sources"])
-        row["in_park_rate"] = _rate(row["enterprises_in_park"], row["enterprises_active"])
-        row["closure_rate"] = _rate(row["completed"][Category.SHUTDOWN], row["decided_total"])
-        prev_completed = sum(prev["completed"].values())
-        prev_rate = _rate(prev_completed, sum(prev["target"].values()))
-        row["previous_completed_total"] = prev_completed
-        row["previous_completion_rate"] = prev_rate
-        row["change_completed"] = row["completed_total"] - prev_completed
-        row["change_rate"] = (
-            round(row["completion_rate"] - prev_rate, 4)
-            if row["completion_rate"] is not None and prev_rate is not None
-            else None
-        )
-        row["overdue_units"] = sorted(row["overdue_units"].items(), key=lambda item: (-item[1], item[0]))
-        rows.append(row)
-
+    rows = [_finish_row(rollup.rows[region.code], previous_rollup.rows[region.code]) for region in regions]
     return {
         "campaign": campaign.name,
         "campaign_id": campaign.pk,
@@ -394,6 +418,137 @@ def compute_figures(
     }
 
 
+# --- What people read: percentages, the statement, the definitions ----------------------------------
+
+
+def percent(rate) -> str:
+    """A rate as documents write it: 39.0% (one decimal); a dash where there is no rate."""
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def category_label(category: str) -> str:
+    return str(Category(category).label)
+
+
+def _batch_list(counts: dict, whole: int) -> str:
+    """关停19004家（占70.0%）、升级7798家（占28.7%） — the batches with any count, each with its share."""
+    items = [
+        _("%(batch)s %(count)s (%(share)s)")
+        % {"batch": category_label(name), "count": counts[name], "share": percent(_rate(counts[name], whole))}
+        for name in FOUR_BATCHES
+        if counts[name]
+    ]
+    return pgettext("list separator", ", ").join(items)
+
+
+def statement(row: dict, *, region_name: str, as_of_day: datetime.date, target_year: int) -> list[str]:
+    """The notice's opening, in the form of the provincial summary (seed 002): 共摸排X家，经精准识别剔除Y家，
+    纳入整治Z家，其中关停A家（占B%）…
+
+    Mid-campaign it says what each number is: 纳入整治 counts the decisions approved by the city (the
+    batch is decided), 完成整治 those whose acceptance passed (验收销号); each share is of its own total.
+    Proposals still awaiting approval are named apart, then the overall completion rate.
+    """
+    approved = row["approved_total"]
+    opening = _(
+        "As of %(date)s, %(region)s has surveyed %(surveyed)s enterprises in all; after precise identification "
+        "%(excluded)s were excluded and %(approved)s were taken into the rectification (batch approved)"
+    ) % {
+        "date": long_date(as_of_day),
+        "region": region_name,
+        "surveyed": row["surveyed"],
+        "excluded": row["excluded"],
+        "approved": approved,
+    }
+    if approved:
+        opening = _("%(sentence)s, of which %(batches)s.") % {
+            "sentence": opening,
+            "batches": _batch_list(row["approved"], approved),
+        }
+    else:
+        opening = _("%(sentence)s.") % {"sentence": opening}
+    sentences = [opening]
+    completed = row["completed_total"]
+    if completed:
+        sentences.append(
+            _("%(completed)s have completed their rectification (accepted and closed), of which %(batches)s.")
+            % {"completed": completed, "batches": _batch_list(row["completed"], completed)}
+        )
+    else:
+        sentences.append(_("No rectification has been accepted and closed yet."))
+    if row["proposed_total"]:
+        sentences.append(
+            _("The batch of another %(proposed)s enterprises has been proposed and awaits approval.")
+            % {"proposed": row["proposed_total"]}
+        )
+    if row["completion_rate"] is not None:
+        sentences.append(
+            _("Against the targets up to %(year)s the overall completion rate is %(rate)s.")
+            % {"year": target_year, "rate": percent(row["completion_rate"])}
+        )
+    return sentences
+
+
+def definitions() -> list[str]:
+    """How each figure is counted (the workbook's notes sheet and the notice)."""
+    return [
+        _(
+            "Figures are as of the end of the quarter's last day (for the quarter still running, the day the "
+            "report is built), from the change history of each record: a report of a past quarter keeps its figures."
+        ),
+        _("Enterprises: every enterprise in the register on that day, whatever its kind or operating status."),
+        _(
+            "Surveyed (摸排): enterprises with a survey in the campaign dated on or before that day; an imported "
+            "township roster counts as a survey."
+        ),
+        _("Excluded (剔除): enterprises whose exclusion after precise identification has been approved."),
+        _(
+            "Proposed: enterprises whose batch has been proposed but not yet approved by the city (proposed by the "
+            "township, in pre-review, awaiting approval or returned). A proposed change of an approved decision is "
+            "not counted: the approved decision counts until the change is approved."
+        ),
+        _(
+            "Approved: decisions approved by the city and in force (approved, being rectified, awaiting acceptance "
+            "or accepted); they include the completed ones. The statement's 纳入整治 is this figure."
+        ),
+        _(
+            "Completed: approved decisions whose acceptance has passed (验收销号). The statement's 完成整治 is this figure."
+        ),
+        _(
+            "Target: the targets (责任状) of the campaign's years up to the quarter's year; a region's own target, "
+            "else the sum of the targets of the regions below it."
+        ),
+        _("Completion rate of a batch: completed ÷ that batch's target; none where the batch has no target."),
+        _(
+            "Overall completion rate: over the batches that have a target only — the completed of each targeted "
+            "batch, at most its target, ÷ the sum of those targets. Completions in a batch without a target, or "
+            "beyond a batch's target, do not count."
+        ),
+        _("Change since last quarter: completed and overall completion rate against the end of the previous quarter."),
+        _("Shares in the statement: each batch ÷ the approved (纳入整治) or the completed (完成整治) total."),
+        _("Tasks overdue: open tasks of classifications being rectified whose deadline has passed."),
+        _("Findings overdue: findings still waiting for the responsible unit whose deadline has passed."),
+        _("Findings opened / closed: findings recorded / verified and closed during the quarter."),
+        _("Online-monitoring rate: major hazard sources connected to online monitoring ÷ all major hazard sources."),
+        _(
+            "Duties of major hazard sources (GB 18218-2018): of the sources that are major by their inventory (S ≥ 1; "
+            "or filed as major where the inventory cannot tell) at operating or suspended enterprises, the share "
+            "with automated monitoring and the share transmitting video to the park's platform; of those holding "
+            "toxic gases, highly toxic liquids or flammable gases, the share with emergency shut-off."
+        ),
+        _(
+            "In-park rate (入园进区率): operating or suspended production enterprises in a recognised (认定) chemical "
+            "park ÷ all operating or suspended production enterprises. Trading, storage and other kinds are not "
+            "counted; a park pending recognition or revoked counts as outside; an accepted relocation counts in "
+            "its destination park."
+        ),
+        _(
+            "Closure rate (关闭率): production enterprises in scope whose shutdown has been accepted ÷ production "
+            "enterprises in scope at the campaign's start, i.e. surveyed in the campaign less those excluded."
+        ),
+    ]
+
+
 # --- Workbook ----------------------------------------------------------------------------------------
 
 THIN = Side(style="thin", color="999999")
@@ -405,48 +560,70 @@ RATE_FORMAT = "0.0%"
 CHANGE_FORMAT = "+0.0%;-0.0%;0.0%"
 
 
-def _category_label(category: str) -> str:
-    return str(Category(category).label)
-
-
 def summary_columns() -> list[tuple[str, str, int]]:
-    """(header, key, width) of the summary and county sheets; keys name a row's figure."""
+    """(header, key, width) of the summary and county sheets; keys name a row's figure ("approved.shutdown" is
+    row["approved"]["shutdown"])."""
     columns = [
         (_("Region"), "name", 14),
-        (_("Enterprises surveyed"), "surveyed", 9),
+        (_("Enterprises in the register"), "enterprises", 9),
+        (_("Surveyed"), "surveyed", 8),
         (_("Excluded"), "excluded", 8),
     ]
-    columns += [(_("Classified: %(batch)s") % {"batch": _category_label(c)}, f"decided.{c}", 9) for c in FOUR_BATCHES]
-    columns += [(_("Completed: %(batch)s") % {"batch": _category_label(c)}, f"completed.{c}", 9) for c in FOUR_BATCHES]
+    for name in FOUR_BATCHES:
+        batch = {"batch": category_label(name)}
+        columns += [
+            (_("%(batch)s: proposed, awaiting approval") % batch, f"proposed.{name}", 9),
+            (_("%(batch)s: approved") % batch, f"approved.{name}", 8),
+            (_("%(batch)s: completed") % batch, f"completed.{name}", 8),
+            (_("%(batch)s: target") % batch, f"target.{name}", 8),
+            (_("%(batch)s: completion rate") % batch, f"rates.{name}", 9),
+        ]
     columns += [
-        (pgettext("campaign", "Target"), "target_total", 8),
-        (_("Completed"), "completed_total", 8),
-        (_("Completion rate"), "completion_rate", 9),
+        (_("Proposed, awaiting approval: total"), "proposed_total", 9),
+        (_("Approved: total"), "approved_total", 8),
+        (_("Completed: total"), "completed_total", 8),
+        (_("Target: total"), "target_total", 8),
+        (_("Overall completion rate (targeted batches)"), "completion_rate", 10),
         (_("Change since last quarter"), "change_rate", 10),
         (_("Tasks overdue"), "tasks_overdue", 8),
         (_("Findings overdue"), "findings_overdue", 8),
         (_("Findings opened in the quarter"), "findings_opened", 9),
         (_("Findings closed in the quarter"), "findings_closed", 9),
         (_("Online-monitoring rate of major hazard sources"), "monitoring_rate", 11),
+        (_("Major hazard sources held to the duties"), "duty_sources", 9),
+        (_("… share with automated monitoring"), "duty_monitoring_rate", 10),
+        (_("… share with video to the park's platform"), "duty_video_rate", 10),
+        (_("Share with emergency shut-off (of those needing it)"), "duty_shutoff_rate", 11),
+        (_("Production enterprises operating or suspended"), "production_active", 10),
+        (_("… of which in a recognised park"), "production_in_park", 10),
         (_("In-park rate"), "in_park_rate", 9),
+        (_("Production enterprises in scope (surveyed less excluded)"), "production_in_scope", 11),
+        (_("… of which shutdown accepted"), "production_closed", 10),
         (_("Closure rate"), "closure_rate", 9),
         (_("Overdue lead units"), "overdue_units", 40),
     ]
     return columns
 
 
+def _is_rate(key: str) -> bool:
+    return key.endswith("_rate") or key.startswith("rates.")
+
+
 def _value(row: dict, key: str):
     if "." in key:
         outer, inner = key.split(".", 1)
-        return row[outer][inner]
-    value = row[key]
+        value = row[outer][inner]
+    else:
+        value = row[key]
     if key == "overdue_units":
         return "；".join(f"{unit} {n}" for unit, n in value)
+    if value is None and _is_rate(key):
+        return "—"  # no target (or nothing to count): a dash, not an empty cell or 0 %
     return value
 
 
 def _number_format(key: str) -> str | None:
-    if key.endswith("_rate"):
+    if _is_rate(key):
         return CHANGE_FORMAT if key == "change_rate" else RATE_FORMAT
     if key in ("name", "overdue_units"):
         return None
@@ -538,22 +715,6 @@ def _table_sheet(workbook, title: str, heading: str, subtitle: str, rows: list[d
     return sheet
 
 
-def definitions() -> list[str]:
-    """How each figure is counted (the workbook's notes sheet and the notice page)."""
-    return [
-        _("Figures are as of the end of the quarter's last day, from the change history of each record."),
-        _("Surveyed: enterprises with a survey (摸排) in the campaign dated on or before that day."),
-        _("Classified / completed per batch: decisions in force that were approved / accepted (销号)."),
-        _("Target: the targets of the campaign's years up to the quarter's year; a region's own, else its parts' sum."),
-        _("Completion rate: completed in the four batches / target."),
-        _("Tasks overdue: open tasks of classifications being rectified whose deadline has passed."),
-        _("Findings overdue: findings still waiting for the responsible unit whose deadline has passed."),
-        _("Online-monitoring rate: major hazard sources connected to online monitoring / all major hazard sources."),
-        _("In-park rate: operating or suspended enterprises inside a chemical park / all of them."),
-        _("Closure rate: accepted shutdowns / enterprises classified in the four batches."),
-    ]
-
-
 def overdue_item_rows(campaign: Campaign, scope: Region, last_day: datetime.date, before: datetime.datetime):
     """The overdue tasks and findings one by one (streamed: two queries however many)."""
     tasks = (
@@ -632,19 +793,42 @@ def overdue_columns() -> list[tuple[str, int]]:
     ]
 
 
-def write_workbook(file, figures: dict, campaign: Campaign, scope: Region, on_progress=None) -> int:
-    """Write the report's workbook to `file`; returns the number of overdue items listed."""
+def report_heading(figures: dict, region_name: str) -> str:
+    """The workbook's title: 示范市化工企业“四个一批”专项整治行动2026年第三季度督查通报统计表."""
+    return _("%(region)s · %(campaign)s · quarterly supervision report, %(quarter)s") % {
+        "region": region_name,
+        "campaign": figures["campaign"],
+        "quarter": quarter_label(figures["quarter"]),
+    }
+
+
+def document_line(document: dict | None) -> str:
+    """发文单位、文号、日期 as one line (the workbook's notes); empty parts left out."""
+    if not document:
+        return ""
+    parts = []
+    if document.get("issuing_office"):
+        parts.append(_("Issued by %(office)s") % {"office": document["issuing_office"]})
+    if document.get("document_number"):
+        parts.append(document["document_number"])
+    if document.get("issued_on"):
+        parts.append(long_date(document["issued_on"]))
+    return pgettext("list separator", ", ").join(parts)
+
+
+def write_workbook(
+    file, figures: dict, campaign: Campaign, scope: Region, on_progress=None, document: dict | None = None
+) -> int:
+    """Write the report's workbook to `file`; returns the number of overdue items listed. `document`: the
+    notice's issuing_office, document_number and issued_on, named on the notes sheet."""
     rows = figures["rows"]
     by_code = {row["code"]: row for row in rows}
     total = by_code[scope.code]
-    heading = _("%(campaign)s — quarterly supervision report %(quarter)s — %(region)s") % {
-        "campaign": figures["campaign"],
-        "quarter": figures["quarter"],
-        "region": scope.name,
-    }
+    heading = report_heading(figures, scope.name)
+    as_of_day = datetime.date.fromisoformat(figures["as_of"])
     subtitle = _("Figures as of %(date)s (compared with the end of %(previous)s). Built %(built)s.") % {
-        "date": figures["as_of"],
-        "previous": figures["previous_quarter"],
+        "date": long_date(as_of_day),
+        "previous": quarter_label(figures["previous_quarter"]),
         "built": timezone.localtime().strftime("%Y-%m-%d %H:%M"),
     }
     workbook = Workbook(write_only=True)
@@ -664,6 +848,7 @@ def write_workbook(file, figures: dict, campaign: Campaign, scope: Region, on_pr
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
     sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
@@ -680,9 +865,20 @@ def write_workbook(file, figures: dict, campaign: Campaign, scope: Region, on_pr
     detail_sheet_number = len(workbook.worksheets)
     notes = workbook.create_sheet(title=_("Notes")[:31])
     notes.column_dimensions["A"].width = 110
-    notes.append([_cell(notes, _("How the figures are counted"), bold=True, size=12)])
-    for line in definitions():
+    notes.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+    notes.append([_cell(notes, heading, bold=True, size=12)])
+    line = document_line(document)
+    if line:
         notes.append([_cell(notes, line)])
+    notes.append([])
+    notes.append([_cell(notes, _("Overall progress"), bold=True)])
+    quarter = Quarter.parse(figures["quarter"])
+    for sentence in statement(total, region_name=scope.name, as_of_day=as_of_day, target_year=quarter.year):
+        notes.append([_cell(notes, sentence, wrap=True)])
+    notes.append([])
+    notes.append([_cell(notes, _("How the figures are counted"), bold=True)])
+    for definition in definitions():
+        notes.append([_cell(notes, definition, wrap=True)])
     if first is None:
         workbook.save(file)
         return 0
@@ -778,17 +974,100 @@ def reports_within_reach(user) -> bool:
     return region is ALL_REGIONS or (region is not None and region.level != RegionLevel.TOWNSHIP)
 
 
-def request_report(*, actor, campaign: Campaign, quarter: str, region: Region) -> SupervisionReport:
-    """Record a request (status queued); the caller enqueues the build after the commit."""
+#: Brackets people type around a document number's year, written as the standard's 六角括号: 〔2026〕.
+_YEAR_BRACKETS = re.compile(r"[\[(（【〔［]\s*(\d{4})\s*[\])）】〕］]")
+_NUMBER_IN_DOCUMENT = re.compile(r"〔(\d{4})〕\s*(\d+)\s*号")
+
+
+def normalize_document_number(text: str) -> str:
+    """临化治办[2026]12号 → 临化治办〔2026〕12号 (GB/T 9704: the year in 六角括号); spaces trimmed."""
+    text = re.sub(r"\s+", "", text or "")
+    return _YEAR_BRACKETS.sub(lambda match: f"〔{match.group(1)}〕", text)
+
+
+def suggested_document_number(year: int) -> str:
+    """The next document number of the year under the prefix from settings: 化治办〔2026〕13号 after 12号."""
+    prefix = f"{settings.REPORT_DOCUMENT_PREFIX}〔{year}〕"
+    used = [0]
+    for number in SupervisionReport.objects.filter(document_number__startswith=prefix).values_list(
+        "document_number", flat=True
+    ):
+        match = _NUMBER_IN_DOCUMENT.search(number)
+        if match:
+            used.append(int(match.group(2)))
+    return f"{prefix}{max(used) + 1}号"
+
+
+def check_quarter(campaign: Campaign, quarter: Quarter, today: datetime.date | None = None) -> None:
+    """A report covers a quarter of the campaign's period that has started."""
+    today = today or timezone.localdate()
+    if quarter.first_day > today:
+        raise ValidationError({"quarter": _("%(quarter)s has not started yet.") % {"quarter": quarter.label()}})
+    if quarter.last_day < campaign.starts_on or quarter.first_day > campaign.ends_on:
+        raise ValidationError(
+            {
+                "quarter": _("%(quarter)s lies outside the campaign's period (%(start)s to %(end)s).")
+                % {
+                    "quarter": quarter.label(),
+                    "start": long_date(campaign.starts_on),
+                    "end": long_date(campaign.ends_on),
+                }
+            }
+        )
+
+
+def request_report(
+    *,
+    actor,
+    campaign: Campaign,
+    quarter: str,
+    region: Region,
+    issuing_office: str | None = None,
+    document_number: str | None = None,
+    issued_on: datetime.date | None = None,
+) -> SupervisionReport:
+    """Record a request (status queued); the caller enqueues the build after the commit.
+
+    `quarter`: 2026Q3 or 2026年第三季度. The notice's issuing office, document number (文号) and issue date
+    default to the office in settings, the next number of the year and today.
+    """
     require(actor, Capability.REQUEST_REPORT, region)
     if not region_in_scope(actor, region):
-        from django.core.exceptions import PermissionDenied
-
         raise PermissionDenied(_("The region lies outside your own."))
     parsed = Quarter.parse(quarter)
-    if parsed.first_day > timezone.localdate():
-        raise ValidationError({"quarter": _("%(quarter)s has not started yet.") % {"quarter": parsed}})
-    return SupervisionReport.objects.create(campaign=campaign, quarter=str(parsed), region=region, requested_by=actor)
+    check_quarter(campaign, parsed)
+    today = timezone.localdate()
+    issued_on = issued_on or today
+    if issued_on < parsed.first_day:
+        raise ValidationError(
+            {
+                "issued_on": _("The notice cannot be issued before its quarter begins (%(start)s).")
+                % {"start": long_date(parsed.first_day)}
+            }
+        )
+    office = (issuing_office or "").strip() if issuing_office is not None else settings.REPORT_ISSUING_OFFICE
+    number = (
+        normalize_document_number(document_number)
+        if document_number is not None
+        else suggested_document_number(issued_on.year)
+    )
+    report = SupervisionReport(
+        campaign=campaign,
+        quarter=str(parsed),
+        region=region,
+        requested_by=actor,
+        issuing_office=office,
+        document_number=number,
+        issued_on=issued_on,
+    )
+    report.full_clean()
+    report.save()
+    return report
+
+
+def report_filename(report: SupervisionReport) -> str:
+    """The workbook's download name: 临江市-化工企业“四个一批”专项整治行动-2026年第三季度.xlsx."""
+    return f"{report.region.name}-{report.campaign.name}-{report.quarter_label}.xlsx"
 
 
 def _set(report: SupervisionReport, **fields) -> None:
@@ -808,8 +1087,8 @@ def _notify_requester(report: SupervisionReport) -> None:
         notify(
             [report.requested_by_id],
             kind=NotificationKind.REPORT_READY,
-            title=_("Quarterly supervision report ready: %(campaign)s %(quarter)s %(region)s")
-            % {"campaign": report.campaign.name, "quarter": report.quarter, "region": report.region.name},
+            title=_("Quarterly supervision report ready: %(region)s, %(campaign)s, %(quarter)s")
+            % {"campaign": report.campaign.name, "quarter": report.quarter_label, "region": report.region.name},
             link=reverse("rectification:reports"),
             dedup_key=f"report-ready:{report.pk}",
             target=report,
@@ -831,7 +1110,16 @@ def build_report(report_id: int) -> SupervisionReport:
             _set(report, progress=60, figures=figures)
             with tempfile.TemporaryFile(suffix=".xlsx") as handle:
                 items = write_workbook(
-                    handle, figures, report.campaign, report.region, on_progress=lambda p: _set(report, progress=p)
+                    handle,
+                    figures,
+                    report.campaign,
+                    report.region,
+                    on_progress=lambda p: _set(report, progress=p),
+                    document={
+                        "issuing_office": report.issuing_office,
+                        "document_number": report.document_number,
+                        "issued_on": report.issued_on,
+                    },
                 )
                 handle.seek(0)
                 # A random part: the file is only served through the scoped download view, never by a guessable URL.
@@ -867,7 +1155,8 @@ def schedule_quarterly_reports(on_date: datetime.date | None = None) -> list[Sup
                     quarter=quarter,
                     region=city,
                     requested_by=None,
-                    defaults={"status": ReportStatus.QUEUED},
+                    # Issued by the office in settings; numbered by the office when it issues the notice.
+                    defaults={"status": ReportStatus.QUEUED, "issuing_office": settings.REPORT_ISSUING_OFFICE},
                 )
                 reports.append(report)
     return reports

@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.permissions import Capability, role_can
+from enterprises.models import Enterprise
+from inspections.models import Survey
 from regions.models import Region
 
 from .choices import (
@@ -60,6 +62,28 @@ def _counts() -> dict:
     return dict.fromkeys(FOUR_BATCHES, 0)
 
 
+# --- Completion rates: one definition for the campaign page and the quarterly report ---------------
+
+
+def category_rates(completed: dict, target: dict) -> dict:
+    """Completion rate of each batch against that batch's target (1.0 = 100 %); None where it has no target."""
+    return {name: (completed[name] / target[name] if target[name] else None) for name in FOUR_BATCHES}
+
+
+def overall_rate(completed: dict, target: dict) -> float | None:
+    """The overall completion rate, over the batches that have a target only.
+
+    Completions in a batch without a target do not count, nor those beyond a batch's target (a batch done
+    twice over cannot make up for another left undone): sum of min(completed, target) / sum of targets.
+    None when no batch has a target.
+    """
+    targeted = [name for name in FOUR_BATCHES if target[name]]
+    total = sum(target[name] for name in targeted)
+    if not total:
+        return None
+    return sum(min(completed[name], target[name]) for name in targeted) / total
+
+
 @dataclass
 class RegionProgress:
     """Targets and computed progress of one region (itself and everything below it)."""
@@ -69,14 +93,18 @@ class RegionProgress:
     #: Target counts per category: the region's own target, or the sum of its children's when it has none.
     target: dict = field(default_factory=_counts)
     has_own_target: bool = False
-    #: Current classifications approved (decided: approved, in progress, awaiting acceptance, accepted).
+    #: Decisions in force proposed but not yet approved (proposed … awaiting approval, returned), per batch.
+    proposed: dict = field(default_factory=_counts)
+    #: Decisions in force approved (approved, in progress, awaiting acceptance, accepted), per batch.
     decided: dict = field(default_factory=_counts)
     #: … of which accepted (销号); with a year, those accepted in that year.
     completed: dict = field(default_factory=_counts)
-    #: Proposals still on their way to a decision.
-    proposed: int = 0
     #: Enterprises excluded (剔除) by an approved decision.
     excluded: int = 0
+    #: Enterprises in the register in the region (any kind or status).
+    enterprises: int = 0
+    #: Enterprises with a survey (摸排) in the campaign (a roster import counts).
+    surveyed: int = 0
 
     @property
     def target_total(self) -> int:
@@ -91,20 +119,25 @@ class RegionProgress:
         return sum(self.decided.values())
 
     @property
+    def proposed_total(self) -> int:
+        return sum(self.proposed.values())
+
+    @property
     def completion_rate(self) -> float | None:
-        """Completed against target (1.0 = 100 %), None without a target."""
-        return self.completed_total / self.target_total if self.target_total else None
+        """The overall rate over the targeted batches (see overall_rate), None without any target."""
+        return overall_rate(self.completed, self.target)
 
     def rate_for(self, category: str) -> float | None:
-        return self.completed[category] / self.target[category] if self.target[category] else None
+        return category_rates(self.completed, self.target)[category]
 
 
 def campaign_progress(campaign: Campaign, user, year: int | None = None, root: Region | None = None):
     """Progress against target for every region in the user's scope (or below `root`), ordered along the tree.
 
-    Three queries whatever the number of regions: the regions, the targets summed per region, the current
-    classifications counted per township, category and state. Township figures are added up to every
-    ancestor by the materialised path. With `year`, targets of that year and classifications accepted in it.
+    Three queries whatever the number of regions: the regions, the targets summed per region, and the
+    enterprises in the register counted per township with their decision in force (category and state) and
+    whether they were surveyed in the campaign. Township figures are added up to every ancestor by the
+    materialised path. With `year`, targets of that year and classifications accepted in it.
     """
     regions_qs = Region.objects.visible_to(user)
     if root is not None:
@@ -117,37 +150,53 @@ def campaign_progress(campaign: Campaign, user, year: int | None = None, root: R
     progress = {
         region.pk: RegionProgress(region=region, depth=region.path.count("/") - top_depth) for region in regions
     }
+
+    def along(path: str):
+        """The entries of the regions on a township's path (the township and its ancestors in scope)."""
+        return [progress[by_code[code].pk] for code in path.strip("/").split("/") if code in by_code]
+
     targets = Target.objects.visible_to(user).filter(campaign=campaign)
-    classifications = Classification.objects.visible_to(user).current().filter(campaign=campaign)
+    enterprises = Enterprise.objects.visible_to(user)
     if root is not None:
         targets = targets.in_region(root)
-        classifications = classifications.in_region(root)
+        enterprises = enterprises.in_region(root)
     if year is not None:
         targets = targets.filter(year=year)
     own_targets = {}
     for row in targets.values("region_id").annotate(**{name: Sum(name) for name in FOUR_BATCHES}):
         own_targets[row["region_id"]] = {name: row[name] or 0 for name in FOUR_BATCHES}
 
-    completed_filter = Q(state=S.ACCEPTED)
+    # One query over the enterprises: each with its decision in force (category, state) and whether it was
+    # surveyed in the campaign, counted per township, category and state.
+    current = Classification.objects.filter(enterprise=OuterRef("pk"), campaign=campaign, is_current=True)
+    accepted = current.filter(state=S.ACCEPTED)
     if year is not None:
-        completed_filter &= Q(accepted_at__year=year)
-    rows = classifications.values("enterprise__township__path", "category").annotate(
-        decided=Count("pk", filter=Q(state__in=DECIDED_STATES)),
-        completed=Count("pk", filter=completed_filter),
-        proposed=Count("pk", filter=Q(state__in=OPEN_PROPOSAL_STATES)),
+        accepted = accepted.filter(accepted_at__year=year)
+    rows = (
+        enterprises.annotate(
+            category=Subquery(current.values("category")[:1]),
+            state=Subquery(current.values("state")[:1]),
+            counts_completed=Exists(accepted),
+        )
+        .alias(surveyed=Exists(Survey.objects.filter(campaign=campaign, enterprise=OuterRef("pk"))))
+        .values("township__path", "category", "state", "counts_completed")
+        .annotate(total=Count("pk"), surveyed_count=Count("pk", filter=Q(surveyed=True)))
+        .order_by()
     )
     for row in rows:
-        for code in row["enterprise__township__path"].strip("/").split("/"):
-            region = by_code.get(code)
-            if region is None:
-                continue
-            entry = progress[region.pk]
-            entry.proposed += row["proposed"]
-            if row["category"] in FOUR_BATCHES:
-                entry.decided[row["category"]] += row["decided"]
-                entry.completed[row["category"]] += row["completed"]
-            elif row["category"] == Category.EXCLUDED:
-                entry.excluded += row["decided"]
+        category, state, n = row["category"], row["state"], row["total"]
+        for entry in along(row["township__path"]):
+            entry.enterprises += n
+            entry.surveyed += row["surveyed_count"]
+            if category in FOUR_BATCHES:
+                if state in OPEN_PROPOSAL_STATES:
+                    entry.proposed[category] += n
+                elif state in DECIDED_STATES:
+                    entry.decided[category] += n
+                    if row["counts_completed"]:
+                        entry.completed[category] += n
+            elif category == Category.EXCLUDED and state in DECIDED_STATES:
+                entry.excluded += n
 
     # Targets: a region's own, else the sum of its children's effective targets (deepest regions first).
     for region in sorted(regions, key=lambda r: r.path.count("/"), reverse=True):

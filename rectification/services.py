@@ -835,7 +835,9 @@ def accept_classification(classification: Classification, actor, inspection=None
     """Acceptance passed: the classification is closed (销号).
 
     Tasks still "done" are verified by the acceptor (who must not be the person who marked them done). A shutdown
-    closes the enterprise; a relocation's old site is closed, so the enterprise's record here is closed too.
+    closes the enterprise. A relocation moves it to its destination park, where it keeps operating: the old
+    site's closure is recorded in the step's details and the enterprise's history (the report then counts it
+    in the park).
     """
     locked = _lock(classification)
     _ensure(locked, actor, StepAction.ACCEPT)
@@ -848,17 +850,30 @@ def accept_classification(classification: Classification, actor, inspection=None
         updated_at=now,
     )
     locked.accepted_at = now
-    _move(locked, actor, StepAction.ACCEPT, S.ACCEPTED, comment=comment, details=_inspection_details(inspection))
-    if locked.category in (Category.SHUTDOWN, Category.RELOCATE):
-        enterprise = locked.enterprise
+    enterprise = locked.enterprise
+    details = _inspection_details(inspection)
+    moving = locked.category == Category.RELOCATE and locked.destination_park_id is not None
+    if moving:
+        details |= {"old_site_closed": True, "from_park": enterprise.park_id, "to_park": locked.destination_park_id}
+    _move(locked, actor, StepAction.ACCEPT, S.ACCEPTED, comment=comment, details=details)
+    reason = _("%(category)s accepted in %(campaign)s") % {
+        "category": locked.get_category_display(),
+        "campaign": locked.campaign.name,
+    }
+    if locked.category == Category.SHUTDOWN:
         if enterprise.status not in (OperatingStatus.CLOSED, OperatingStatus.DEREGISTERED):
-            _set_enterprise_status(
-                enterprise,
-                actor,
-                OperatingStatus.CLOSED,
-                _("%(category)s accepted in %(campaign)s")
-                % {"category": locked.get_category_display(), "campaign": locked.campaign.name},
-            )
+            _set_enterprise_status(enterprise, actor, OperatingStatus.CLOSED, reason)
+    elif moving and enterprise.status != OperatingStatus.DEREGISTERED:
+        enterprise.park = locked.destination_park
+        enterprise.status = OperatingStatus.OPERATING
+        enterprise.version += 1  # Enterprise.save() does not raise it; the API's ETags and sync need it
+        save_tracked(
+            enterprise,
+            actor=actor,
+            reason=_("%(reason)s: old site closed, now operating in %(park)s")
+            % {"reason": reason, "park": locked.destination_park.name},
+            validate=False,
+        )
     _sync(classification, locked)
     return locked
 

@@ -44,6 +44,7 @@ from .forms import (
     add_step_error,
 )
 from .models import Classification, ClassificationStep, Plan, Task, TaskEvidence
+from .reports import percent
 from .selectors import campaign_progress, campaigns_for, classifications_for_campaign, targets_for
 
 S = ClassificationState
@@ -96,9 +97,12 @@ def campaign_detail(request, pk):
     manages_campaigns = role_can(user, Capability.MANAGE_CAMPAIGNS)
     for row in rows:
         rate = row.completion_rate
-        row.rate_percent = None if rate is None else round(rate * 100, 1)
+        row.rate_percent = None if rate is None else percent(rate)
         row.bar_width = 0 if rate is None else min(100, round(rate * 100))
-        row.cells = [(row.target[c], row.decided[c], row.completed[c]) for c in FOUR_BATCHES]
+        row.cells = [
+            (row.target[c], row.proposed[c], row.decided[c], row.completed[c], percent(row.rate_for(c)))
+            for c in FOUR_BATCHES
+        ]
         # save_target refuses a county its own target (the city sets it): offer no link there.
         row.can_set_target = can(user, Capability.SET_TARGETS, row.region) and (
             manages_campaigns or row.region.pk != user.region_id

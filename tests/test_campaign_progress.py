@@ -68,11 +68,14 @@ def test_progress_over_the_whole_campaign(campaign, users):
     a1 = by["甲一镇"]
     assert a1.target == {"shutdown": 3, "relocate": 1, "upgrade": 0, "restructure": 0} and a1.has_own_target
     assert a1.decided["shutdown"] == 3 and a1.completed["shutdown"] == 2
-    assert (a1.proposed, a1.excluded) == (1, 1)
+    assert (a1.proposed["relocate"], a1.proposed_total, a1.excluded) == (1, 1, 1)
+    assert (a1.enterprises, a1.surveyed) == (5, 0)
     assert a1.rate_for("shutdown") == pytest.approx(2 / 3)
     # County A has a target of its own (2022), which takes the place of its townships' sum.
     assert by["甲县"].has_own_target and by["甲县"].target["upgrade"] == 4 and by["甲县"].target["shutdown"] == 0
     assert by["甲县"].completed["shutdown"] == 3 and by["甲县"].decided_total == 4
+    # Its only targeted batch (upgrade) has nothing completed: the three shutdowns, untargeted, do not count.
+    assert by["甲县"].completion_rate == 0 and by["甲县"].rate_for("shutdown") is None
     # County B has no target at all; the city adds up its counties.
     assert by["乙县"].target_total == 0 and by["乙县"].completion_rate is None
     assert by["乙县"].decided == {"shutdown": 0, "relocate": 0, "upgrade": 1, "restructure": 0}

@@ -283,7 +283,7 @@ def test_the_migration_clears_the_deadlines_exclusions_carried(regions):
         enterprise=EnterpriseFactory(township=town), category="upgrade", deadline=datetime.date(2022, 6, 30)
     )
     version = excluded.version
-    import_module("rectification.migrations.0005_exclusions_without_deadline").clear_deadlines(apps, None)
+    import_module("rectification.migrations.0006_exclusions_without_deadline").clear_deadlines(apps, None)
     excluded.refresh_from_db()
     upgrade.refresh_from_db()
     assert excluded.deadline is None and excluded.version == version + 1

@@ -114,7 +114,7 @@ def test_figures_as_of_the_quarter_end(q1_data, regions):
     rows = by_code(figures)
     a1, a2, b1, city = rows["甲一镇"], rows["甲二镇"], rows["乙一镇"], rows["示范市"]
     assert (a1["surveyed"], a1["excluded"]) == (4, 1)
-    assert a1["decided"] == {"shutdown": 2, "relocate": 1, "upgrade": 0, "restructure": 0}
+    assert a1["approved"] == {"shutdown": 2, "relocate": 1, "upgrade": 0, "restructure": 0}
     assert a1["completed"]["shutdown"] == 1 and a1["target_total"] == 3
     assert a1["completion_rate"] == pytest.approx(1 / 3, abs=1e-4)
     assert (a1["tasks_overdue"], a1["findings_overdue"]) == (1, 1)
@@ -122,10 +122,12 @@ def test_figures_as_of_the_quarter_end(q1_data, regions):
     assert dict(a1["overdue_units"]) == {government: 1, "甲一镇安监办": 1}
     assert (a1["findings_opened"], a1["findings_closed"]) == (1, 0)
     assert (a1["hazard_sources"], a1["hazard_monitored"], a1["monitoring_rate"]) == (2, 1, 0.5)
-    # Operating enterprises E2, E3, E4 (E1 is closed), E3 in the park.
-    assert (a1["enterprises_active"], a1["enterprises_in_park"]) == (3, 1)
+    # Operating production enterprises E2, E3, E4 (E1 is closed), E3 in the (recognised) park.
+    assert (a1["production_active"], a1["production_in_park"]) == (3, 1)
+    # In scope: surveyed E1–E4 less the excluded E4; E1's shutdown is accepted.
+    assert (a1["production_in_scope"], a1["production_closed"]) == (3, 1)
     assert a1["closure_rate"] == pytest.approx(1 / 3, abs=1e-4)
-    assert a2["decided"]["upgrade"] == 1 and a2["completion_rate"] == 0.5 and a2["findings_overdue"] == 0
+    assert a2["approved"]["upgrade"] == 1 and a2["completion_rate"] == 0.5 and a2["findings_overdue"] == 0
     assert b1["tasks_overdue"] == 1 and dict(b1["overdue_units"]) == {"应急管理局": 1}
     assert b1["findings_closed"] == 1
     # County B's own target; the city adds up its counties.
@@ -202,14 +204,14 @@ def test_workbook_cell_by_cell(q1_data, regions):
     assert workbook.sheetnames == [summary_title, "甲县", "乙县", overdue_title, notes_title]
     summary = workbook[summary_title]
     rows = _sheet_rows(summary)
-    assert "四个一批专项行动" in rows[0][0] and "2021Q1" in rows[0][0] and "示范市" in rows[0][0]
-    assert "2021-03-31" in rows[1][0]
+    assert "四个一批专项行动" in rows[0][0] and "2021年第一季度" in rows[0][0] and "示范市" in rows[0][0]
+    assert "2021年3月31日" in rows[1][0] and "2020年第四季度" in rows[1][0]
     assert rows[3] == headers
     col = {key: index for index, (_header, key, _width) in enumerate(summary_columns())}
     county_a, county_b, total = rows[4], rows[5], rows[6]
     assert [county_a[0], county_b[0]] == ["甲县", "乙县"]
     assert county_a[col["surveyed"]] == 5 and county_a[col["excluded"]] == 1
-    assert county_a[col["decided.shutdown"]] == 2 and county_a[col["decided.upgrade"]] == 1
+    assert county_a[col["approved.shutdown"]] == 2 and county_a[col["approved.upgrade"]] == 1
     assert county_a[col["completed.shutdown"]] == 1 and county_a[col["completed.upgrade"]] == 1
     assert county_a[col["target_total"]] == 5 and county_a[col["completed_total"]] == 2
     assert county_a[col["completion_rate"]] == 0.4

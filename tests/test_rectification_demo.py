@@ -3,10 +3,12 @@
 import datetime
 import random
 from collections import Counter
+from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db.models import Count
+from django.core.management import call_command
+from django.db.models import Count, F
 
 from core.demo import build_demo
 from rectification import services
@@ -79,3 +81,12 @@ def test_demo_rectification():
     services.request_acceptance(c, township)
     services.accept_classification(c, users["city"])
     assert c.state == S.ACCEPTED
+
+
+@pytest.mark.django_db
+def test_demo_deadlines_lie_within_the_campaign_and_exclusions_have_none():
+    """The rule refuses a deadline after the campaign's end, and an exclusion has no deadline: the demo keeps both."""
+    call_command("demo", "--force", stdout=StringIO())
+    assert Classification.objects.exists()
+    assert not Classification.objects.filter(deadline__gt=F("campaign__ends_on")).exists()
+    assert not Classification.objects.filter(category__in=["excluded", "undecided"], deadline__isnull=False).exists()

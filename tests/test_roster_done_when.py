@@ -14,8 +14,10 @@ from imports import services
 from imports.models import ImportStatus
 from inspections.choices import SurveySource
 from inspections.models import Finding, Survey
-from rectification.choices import Category
-from rectification.models import Classification, ClassificationStep
+from rectification.choices import FOUR_BATCHES, Category
+from rectification.models import Classification, ClassificationStep, ReportStatus
+from rectification.quarters import Quarter
+from rectification.reports import build_report, request_report
 
 from .factories import CampaignFactory, ChemicalParkFactory, EnterpriseFactory, next_uscc
 from .import_support import STANDARD_HEADERS, roster_upload
@@ -204,3 +206,31 @@ def test_a_township_roster_of_110_proposals_as_officers_write_them(users, region
     assert again.error_row_count == 3 and again.surveyed_count == 0 and again.findings_count == 0
     services.commit(again, officer, skip_errors=True)
     assert snapshot() == before
+
+
+def test_right_after_the_import_the_current_quarter_report_counts_the_roster(users, regions):
+    """Issue 10, "Done when": right after that import the quarterly report of the current quarter shows the
+    township's 110 enterprises as surveyed and its proposals per category (requested and built as a county
+    office would)."""
+    today = timezone.localdate()
+    campaign = CampaignFactory(
+        name="四个一批专项整治", starts_on=datetime.date(2021, 1, 1), ends_on=datetime.date(today.year + 1, 12, 31)
+    )
+    officer = users["town_a1"]
+    park = ChemicalParkFactory(township=regions["town_a2"], name="甲县化工园区")
+    rows, _expected = township_roster(park.name)
+    record = run(officer, campaign, rows)
+    services.commit(record, officer, skip_errors=True)
+
+    quarter = Quarter.of(today)
+    report = request_report(
+        actor=users["county_a"], campaign=campaign, quarter=str(quarter), region=regions["county_a"]
+    )
+    report = build_report(report.pk)
+    assert report.status == ReportStatus.DONE, report.error
+    township = {row["code"]: row for row in report.figures["rows"]}[regions["town_a1"].code]
+    assert (township["enterprises"], township["surveyed"]) == (110, 110)
+    # The same counts as above (worked out by hand): proposals are not approved yet, nothing is excluded yet.
+    assert township["proposed"] == {"shutdown": 45, "relocate": 19, "upgrade": 18, "restructure": 10}
+    assert township["approved"] == dict.fromkeys(FOUR_BATCHES, 0)
+    assert township["excluded"] == 0

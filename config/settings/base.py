@@ -240,6 +240,10 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 #: Notifications older than this are not e-mailed any more (an address added later gets no backlog).
 NOTIFICATION_EMAIL_MAX_AGE_DAYS = int(os.environ.get("NOTIFICATION_EMAIL_MAX_AGE_DAYS", "7"))
 #: Rosters with more data rows than this are read and committed by the worker, with a progress bar.
+#: The quarterly notice (通报) as an official document: the office that issues it and the prefix of its
+#: document number (文号), e.g. 临化治办 gives 临化治办〔2026〕12号; both can be changed on each request.
+REPORT_ISSUING_OFFICE = os.environ.get("REPORT_ISSUING_OFFICE", "化工企业专项整治工作领导小组办公室")
+REPORT_DOCUMENT_PREFIX = os.environ.get("REPORT_DOCUMENT_PREFIX", "化治办")
 IMPORT_INLINE_MAX_ROWS = int(os.environ.get("IMPORT_INLINE_MAX_ROWS", "2000"))
 RECTIFICATION_EVIDENCE_MAX_BYTES = int(os.environ.get("RECTIFICATION_EVIDENCE_MAX_BYTES", str(20 * 1024 * 1024)))
 

@@ -26,7 +26,8 @@ from core.xlsx import XLSX_CONTENT_TYPE
 from enterprises.filters import visible_regions
 
 from ..models import Campaign, ReportStatus, SupervisionReport
-from ..reports import report_regions_for, request_report
+from ..quarters import Quarter
+from ..reports import report_filename, report_regions_for, request_report
 from ..selectors import campaigns_for
 from ..tasks import build_supervision_report
 from .common import CampaignRefSerializer, person_name
@@ -63,6 +64,10 @@ class SupervisionReportSerializer(serializers.ModelSerializer):
     download_url = serializers.SerializerMethodField(
         help_text=_("Where to download the workbook (.xlsx); null until status is done.")
     )
+    quarter = serializers.CharField(read_only=True, help_text=_("The quarter as a code, e.g. 2026Q3."))
+    quarter_display = serializers.CharField(
+        source="quarter_label", read_only=True, help_text=_("The quarter as people read it, e.g. 2026年第三季度.")
+    )
 
     class Meta:
         model = SupervisionReport
@@ -70,8 +75,12 @@ class SupervisionReportSerializer(serializers.ModelSerializer):
             "id",
             "campaign",
             "quarter",
+            "quarter_display",
             "region_code",
             "region_name",
+            "issuing_office",
+            "document_number",
+            "issued_on",
             "status",
             "status_display",
             "progress",
@@ -105,17 +114,39 @@ class VisibleCampaignField(serializers.PrimaryKeyRelatedField):
 
 class ReportRequestSerializer(serializers.Serializer):
     campaign = VisibleCampaignField(queryset=Campaign.objects.all(), help_text=_("Campaign id."))
-    quarter = serializers.CharField(help_text=_("The quarter the figures are as of (its last day), e.g. 2021Q1."))
+    quarter = serializers.CharField(
+        help_text=_(
+            "The quarter the figures are as of (its last day), one of the campaign's quarters that have started: "
+            "2026Q3 (or 2026年第三季度)."
+        )
+    )
     region_code = RegionCodeField(
         required=False,
         help_text=_("Code of the city or county the report covers; by default your own region."),
+    )
+    issuing_office = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text=_("The office issuing the notice; by default the office configured on the server."),
+    )
+    document_number = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=50,
+        help_text=_("The notice's document number (文号), e.g. 临化治办〔2026〕12号; by default the next of the year."),
+    )
+    issued_on = serializers.DateField(
+        required=False, allow_null=True, help_text=_("The notice's issue date; by default today.")
     )
 
 
 class SupervisionReportApiFilterSet(RegionScopedFilterSet):
     status = django_filters.ChoiceFilter(choices=ReportStatus.choices)
     campaign = django_filters.NumberFilter(field_name="campaign_id", help_text=_("Campaign id."))
-    quarter = django_filters.CharFilter(help_text=_("Quarter, e.g. 2021Q1."))
+    quarter = django_filters.CharFilter(
+        method="filter_quarter", help_text=_("Quarter, e.g. 2026Q3 (or 2026年第三季度).")
+    )
     region = RegionCodeFilter(
         queryset=visible_regions, help_text=_("Region code: reports of this region and the regions below it.")
     )
@@ -127,6 +158,13 @@ class SupervisionReportApiFilterSet(RegionScopedFilterSet):
     class Meta:
         model = SupervisionReport
         fields: list[str] = []
+
+    def filter_quarter(self, queryset, name, value):
+        try:
+            code = str(Quarter.parse(value))
+        except ValidationError:
+            return queryset.none()  # not a quarter: no report has it
+        return queryset.filter(quarter=code)
 
 
 @extend_schema_view(
@@ -180,7 +218,10 @@ class SupervisionReportViewSet(
             201: SupervisionReportSerializer,
             400: OpenApiResponse(
                 ErrorSerializer,
-                description=_("A quarter not yet begun or malformed, or a region that is not a city or county."),
+                description=_(
+                    "A quarter not yet begun, outside the campaign's period or malformed, or a region that is not a "
+                    "city or county."
+                ),
             ),
         },
     )
@@ -201,7 +242,15 @@ class SupervisionReportViewSet(
                 }
             )
         with transaction.atomic():
-            report = request_report(actor=user, campaign=data["campaign"], quarter=data["quarter"], region=region)
+            report = request_report(
+                actor=user,
+                campaign=data["campaign"],
+                quarter=data["quarter"],
+                region=region,
+                issuing_office=data.get("issuing_office"),
+                document_number=data.get("document_number"),
+                issued_on=data.get("issued_on"),
+            )
             # Built by the worker once the request is committed, as from the report page.
             transaction.on_commit(lambda: build_supervision_report.delay(report.pk))
         fresh = self.get_queryset().get(pk=report.pk)
@@ -236,7 +285,7 @@ class SupervisionReportViewSet(
                 {"status": report.status, "progress": report.progress},
                 code="not_ready",
             )
-        filename = f"{report.campaign.name}-{report.quarter}-{report.region.name}.xlsx"
+        filename = report_filename(report)
         return FileResponse(
             report.file.open("rb"), as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE
         )

@@ -2,6 +2,7 @@
 
 import shutil
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -16,7 +17,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--campaign", required=True, help="Campaign name or id.")
-        parser.add_argument("--quarter", required=True, help="Quarter, e.g. 2021Q1.")
+        parser.add_argument("--quarter", required=True, help="Quarter, e.g. 2026Q3 or 2026年第三季度.")
         parser.add_argument("--region", help="Region code (city or county); the city by default.")
         parser.add_argument("--output", help="Also copy the workbook to this file.")
 
@@ -30,7 +31,9 @@ class Command(BaseCommand):
         try:
             Quarter.parse(quarter)
         except ValidationError as error:
-            raise CommandError(f"--quarter {quarter!r}: write the year, Q and 1-4, e.g. 2021Q1.") from error
+            raise CommandError(
+                f"--quarter {quarter!r}: write the year, Q and 1-4, e.g. 2026Q3, or 2026年第三季度."
+            ) from error
         if region:
             scope = Region.objects.filter(code=region).first()
             if scope is None:
@@ -40,7 +43,12 @@ class Command(BaseCommand):
             if len(cities) != 1:
                 raise CommandError("--region is required when the register holds no city or several cities.")
             scope = cities[0]
-        report = SupervisionReport.objects.create(campaign=found, quarter=str(Quarter.parse(quarter)), region=scope)
+        report = SupervisionReport.objects.create(
+            campaign=found,
+            quarter=str(Quarter.parse(quarter)),
+            region=scope,
+            issuing_office=settings.REPORT_ISSUING_OFFICE,
+        )
         report = build_report(report.pk)
         report.refresh_from_db()
         if report.status != ReportStatus.DONE:
@@ -51,7 +59,7 @@ class Command(BaseCommand):
         rows = {row["code"]: row for row in report.figures["rows"]}
         total = rows[scope.code]
         self.stdout.write(
-            f"Report {report.pk}: {found.name} {report.quarter} {scope.name} as of {report.figures['as_of']}: "
+            f"Report {report.pk}: {found.name} {report.quarter_label} {scope.name} as of {report.figures['as_of']}: "
             f"surveyed {total['surveyed']}, completed {total['completed_total']}/{total['target_total']}, "
             f"tasks overdue {total['tasks_overdue']}, findings overdue {total['findings_overdue']}, "
             f"overdue items listed {report.figures.get('overdue_items', 0)}."

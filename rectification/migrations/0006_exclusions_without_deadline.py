@@ -27,7 +27,7 @@ def clear_deadlines(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("enterprises", "0006_load_gb18218_2018"),
-        ("rectification", "0004_report_sync"),
+        ("rectification", "0005_report_document"),
     ]
 
     operations = [migrations.RunPython(clear_deadlines, migrations.RunPython.noop)]
