@@ -582,7 +582,7 @@ def _in_batches(items, size=UPSERT_BATCH_SIZE):
 def _stored_by_code(codes, *, lock: bool) -> dict:
     found = {}
     for chunk in _in_batches(sorted(codes)):
-        queryset = Enterprise.objects.filter(uscc__in=chunk).select_related("township", "park")
+        queryset = Enterprise.objects.filter(uscc__in=chunk).select_related("township", "park__township")
         if lock:
             queryset = queryset.select_for_update(of=("self",))
         found.update((enterprise.uscc, enterprise) for enterprise in queryset)
