@@ -22,12 +22,12 @@ install: $(VENV)/.installed
 ## Install, migrate, load the demo city and start the app on the embedded default (SQLite, tasks in-process).
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo
+	$(PY) manage.py demo --address $(HOST)
 	$(PY) manage.py runserver $(HOST)
 
 demo: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo
+	$(PY) manage.py demo --address $(HOST)
 
 ## Install and run lint plus the whole test suite on the embedded default (SQLite).
 test: install lint test-sqlite

@@ -7,7 +7,7 @@ add them because it would have to show the token in a page or a message.
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from core.admin import RegionScopedAdmin
 
@@ -55,7 +55,7 @@ class ApiClientAdmin(RegionScopedAdmin, admin.ModelAdmin):
         # The first characters only: enough to tell tokens apart, useless to an attacker.
         return f"{obj.key_prefix}…"
 
-    @admin.display(description=_("state"))
+    @admin.display(description=pgettext_lazy("API client", "state"))
     def state(self, obj):
         refusal = obj.refusal()
         if refusal is None:

@@ -4,6 +4,7 @@ from django.conf import settings
 
 from accounts.permissions import Capability, can, role_can
 from inspections.selectors import count_findings_to_verify
+from rectification.reports import reports_within_reach
 from rectification.selectors import work_queue_counts
 
 #: Capabilities that give a user something in the work queue (the navigation shows the link to them).
@@ -70,6 +71,7 @@ def navigation(request):
         "nav_can_change_park": can(user, Capability.CHANGE_PARK),
         "nav_can_use_admin": can(user, Capability.USE_ADMIN),
         "nav_can_view_register": can(user, Capability.VIEW_REGISTER),
+        "nav_sees_reports": authenticated and reports_within_reach(user),
         "nav_queue": NavQueue(request) if has_queue else None,
         "nav_notifications": NavNotifications(user) if authenticated else None,
     }

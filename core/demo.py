@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from accounts.choices import Role
 from accounts.models import Department
-from accounts.services import provision_user, system_actor
+from accounts.services import assign_role, provision_user, system_actor
 from core.bulk import insert_rows
 from core.history import history_m2m_fields, record_m2m_history, record_m2m_in_created_rows
 from enterprises.choices import (
@@ -1213,6 +1213,27 @@ def _write_users(regions, created: Counter) -> list:
     return rows
 
 
+def _write_officers(regions, created: Counter) -> None:
+    """A named officer for every county and township without a demo user, so that every proposal has its
+    proposer (提出人) and every county step its person. They cannot log in (no password): the demo users are the
+    accounts to try the register with."""
+    User = get_user_model()
+    staffed = set(User.objects.filter(role__in=[Role.COUNTY, Role.TOWNSHIP]).values_list("region_id", flat=True))
+    roles = {RegionLevel.COUNTY: Role.COUNTY, RegionLevel.TOWNSHIP: Role.TOWNSHIP}
+    rng = random.Random(f"{SEED}:officers")
+    for region in sorted(regions.values(), key=lambda region: region.code):
+        # Drawn for every region in code order: a region gets the same name whichever run creates its officer.
+        name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+        if region.level not in roles or region.pk in staffed:
+            continue
+        officer = User(username=f"officer_{region.code}", first_name=name)
+        assign_role(officer, role=roles[region.level], region=region, department=None)
+        officer.set_unusable_password()
+        officer.full_clean(exclude=["password"])
+        officer.save()
+        created["officers"] += 1
+
+
 def _run_extensions(stdout) -> list[str]:
     ran = []
     for module_name, function_name in DEMO_EXTENSIONS:
@@ -1249,6 +1270,7 @@ def build_demo(stdout=None, today: datetime.date | None = None) -> DemoResult:
     parks = _write_parks(plan, regions, created, calendar, dates)
     _write_enterprises(plan, regions, parks, created, calendar, dates)
     users = _write_users(regions, created)
+    _write_officers(regions, created)
     created = +created  # drops the zero counts
     if stdout is not None:
         # The register's summary first; the extensions then report what they add.

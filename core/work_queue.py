@@ -68,7 +68,10 @@ SECTIONS = [
     SectionSpec(
         "to_accept",
         _("Acceptances to carry out"),
-        _("Every task done: the acceptance check (验收) decides whether the classification is closed."),
+        _(
+            "Every task reported done but not yet verified (销号): the acceptance check (验收) verifies them and "
+            "decides whether the classification is closed."
+        ),
         "classification",
         Capability.ACCEPT_CLASSIFICATION,
     ),

@@ -37,6 +37,10 @@ class EnterpriseAdminForm(forms.ModelForm):
         help_text=Enterprise._meta.get_field("uscc").help_text,
     )
 
+    confirm_park_outside_township = forms.BooleanField(
+        label=_("The park lies in another township: I confirm the township and the park"), required=False
+    )
+
     class Meta:
         model = Enterprise
         fields = EnterpriseForm.Meta.fields
@@ -47,6 +51,17 @@ class EnterpriseAdminForm(forms.ModelForm):
         code = normalize_uscc(self.cleaned_data.get("uscc"))
         validate_uscc(code)
         return code
+
+    def clean(self):
+        cleaned = super().clean()
+        # The park rules of the services, checked here so the admin shows them on the form (not as a crash).
+        current = self.instance if self.instance.pk else None
+        check = services.check_park(township=cleaned.get("township"), park=cleaned.get("park"), current=current)
+        if check.refusal:
+            self.add_error("park", check.refusal)
+        elif check.outside and not cleaned.get("confirm_park_outside_township"):
+            self.add_error("park", check.outside)
+        return cleaned
 
 
 class PermitInline(RegionScopedInline, admin.TabularInline):
@@ -82,6 +97,7 @@ class EnterpriseAdmin(RegionScopedHistoryAdmin):
                     "name",
                     "township",
                     "park",
+                    "confirm_park_outside_township",
                     "status",
                     ("legal_representative", "contact_person", "contact_phone"),
                     "address",
@@ -128,10 +144,14 @@ class EnterpriseAdmin(RegionScopedHistoryAdmin):
                 enterprise=enterprise,
                 data=model_data(form, changed_only=True),
                 key_processes=key_processes,
+                confirm_park_outside_township=form.cleaned_data.get("confirm_park_outside_township", False),
             )
         else:
             enterprise = services.create_enterprise(
-                actor=request.user, data=model_data(form), key_processes=key_processes
+                actor=request.user,
+                data=model_data(form),
+                key_processes=key_processes,
+                confirm_park_outside_township=form.cleaned_data.get("confirm_park_outside_township", False),
             )
         adopt(obj, enterprise)
 

@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class EnterpriseKind(models.TextChoices):
@@ -24,7 +25,7 @@ class OperatingStatus(models.TextChoices):
 
 
 class ProcessMode(models.TextChoices):
-    BATCH = "batch", _("Batch")
+    BATCH = "batch", pgettext_lazy("process mode", "Batch")
     CONTINUOUS = "continuous", _("Continuous")
 
 

@@ -2,8 +2,9 @@
 
 import django_filters
 from django import forms
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from parks.models import ChemicalPark
 from regions.models import Region
@@ -16,9 +17,9 @@ from .selectors import (
     expiring_permit_exists,
     latest_tier_year,
     missing_core_permit_q,
+    search_condition,
     with_tier,
 )
-from .validators import normalize_uscc
 
 IDEOGRAPHIC_SPACE = "\u3000"
 
@@ -98,7 +99,9 @@ class EnterpriseFilterSet(StyledFilterFormMixin, django_filters.FilterSet):
     in_park = django_filters.ChoiceFilter(
         choices=IN_PARK_CHOICES, method="filter_in_park", label=_("Location"), empty_label=_("Any")
     )
-    kind = django_filters.ChoiceFilter(choices=EnterpriseKind.choices, label=_("Kind"), empty_label=_("Any"))
+    kind = django_filters.ChoiceFilter(
+        choices=EnterpriseKind.choices, label=pgettext_lazy("enterprise", "Kind"), empty_label=_("Any")
+    )
     size = django_filters.ChoiceFilter(choices=EnterpriseSize.choices, label=_("Size"), empty_label=_("Any"))
     status = django_filters.ChoiceFilter(
         choices=OperatingStatus.choices, label=_("Operating status"), empty_label=_("Any")
@@ -133,7 +136,7 @@ class EnterpriseFilterSet(StyledFilterFormMixin, django_filters.FilterSet):
             "uscc": _("Credit code"),
             "township__code": _("Township"),
             "annual_sales": _("Sales"),
-            "updated_at": _("Updated"),
+            "updated_at": pgettext_lazy("last change", "Updated"),
         },
         label=_("Sort by"),
     )
@@ -184,11 +187,7 @@ class EnterpriseFilterSet(StyledFilterFormMixin, django_filters.FilterSet):
         value = (value or "").strip()
         if not value:
             return queryset
-        code = normalize_uscc(value)
-        condition = Q(name__icontains=value)
-        if code:
-            condition |= Q(uscc__startswith=code)
-        return queryset.filter(condition)
+        return queryset.filter(search_condition(value))
 
     def filter_region(self, queryset, name, region):
         return queryset.in_region(region) if region else queryset

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from parks.choices import RecognitionStatus
 from parks.models import ChemicalPark
 from regions.choices import RegionLevel
 from regions.models import Region
@@ -12,6 +13,7 @@ from regions.scoping import ALL_REGIONS, scope_region
 
 from .choices import ExposedPopulation, Tier
 from .models import Enterprise, KeyHazardousProcess, MajorHazardSource, Permit
+from .services import asks_park_confirmation
 from .validators import normalize_uscc, validate_uscc
 
 
@@ -74,6 +76,17 @@ def park_scope_region(user):
     return region
 
 
+class EnterpriseParkField(forms.ModelChoiceField):
+    """A park with its township, and its recognition when not recognised: the user sees a park of another
+    township, or one whose recognition was revoked, before choosing it."""
+
+    def label_from_instance(self, obj):
+        label = f"{obj.name}（{obj.township.name}）"
+        if obj.recognition_status != RecognitionStatus.RECOGNISED:
+            label += f" · {obj.get_recognition_status_display()}"
+        return label
+
+
 class EnterpriseForm(BootstrapFormMixin, forms.ModelForm):
     uscc = forms.CharField(
         label=_("unified social credit code"),
@@ -85,6 +98,12 @@ class EnterpriseForm(BootstrapFormMixin, forms.ModelForm):
         max_length=200,
         required=False,
         help_text=_("Recorded in the change history, e.g. the survey or document the correction comes from."),
+    )
+    #: Shown (as a checkbox under the park) only when the park rules ask for it: see ask_park_confirmation.
+    confirm_park_outside_township = forms.BooleanField(
+        label=_("The park lies in another township: I confirm the township and the park"),
+        required=False,
+        widget=forms.HiddenInput,
     )
 
     class Meta:
@@ -120,6 +139,7 @@ class EnterpriseForm(BootstrapFormMixin, forms.ModelForm):
             "main_products": forms.Textarea(attrs={"rows": 2}),
             "note": forms.Textarea(attrs={"rows": 2}),
         }
+        field_classes = {"park": EnterpriseParkField}
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -129,9 +149,27 @@ class EnterpriseForm(BootstrapFormMixin, forms.ModelForm):
         parks = ChemicalPark.objects.all() if park_region is ALL_REGIONS else ChemicalPark.objects.none()
         if park_region not in (None, ALL_REGIONS):
             parks = ChemicalPark.objects.in_region(park_region)
-        self.fields["park"].queryset = parks.order_by("name")
+        self.fields["park"].queryset = parks.select_related("township").order_by("name")
         self.fields["park"].empty_label = gettext("— outside any park —")
         self.fields["key_processes"].queryset = KeyHazardousProcess.objects.all()
+        # The confirmation sits right under the park.
+        confirm = self.fields.pop("confirm_park_outside_township")
+        fields = list(self.fields.items())
+        at = [name for name, _field in fields].index("park") + 1
+        self.fields = dict([*fields[:at], ("confirm_park_outside_township", confirm), *fields[at:]])
+        if self.is_bound and self.data.get(self.add_prefix("confirm_park_outside_township")) in ("on", "True", "true"):
+            self.ask_park_confirmation()  # confirmed once: keep the box on the page while other fields are fixed
+
+    def ask_park_confirmation(self) -> None:
+        """Show the confirmation checkbox (the park rules asked for it: a park of another township)."""
+        field = self.fields["confirm_park_outside_township"]
+        field.widget = forms.CheckboxInput(attrs={"class": "form-check-input"})
+
+    def add_service_error(self, error: ValidationError) -> None:
+        """Show a service's error; when the park rules ask for a confirmation, offer the checkbox."""
+        add_service_error(self, error)
+        if asks_park_confirmation(error):
+            self.ask_park_confirmation()
 
     def clean_uscc(self):
         code = normalize_uscc(self.cleaned_data.get("uscc"))
@@ -139,8 +177,9 @@ class EnterpriseForm(BootstrapFormMixin, forms.ModelForm):
         return code
 
     def service_data(self) -> dict:
-        """Cleaned values for create_enterprise / update_enterprise (key processes and reason apart)."""
-        return {name: value for name, value in self.cleaned_data.items() if name not in ("key_processes", "reason")}
+        """Cleaned values for create_enterprise / update_enterprise (key processes, reason, confirmation apart)."""
+        apart = ("key_processes", "reason", "confirm_park_outside_township")
+        return {name: value for name, value in self.cleaned_data.items() if name not in apart}
 
 
 class PermitForm(BootstrapFormMixin, forms.ModelForm):

@@ -1,6 +1,7 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from core.history import HistoryManager
@@ -94,7 +95,12 @@ class Enterprise(models.Model):
         blank=True,
         help_text=_("GB/T 4754 national economic industry code, e.g. C2614."),
     )
-    kind = models.CharField(_("kind"), max_length=16, choices=EnterpriseKind.choices, default=EnterpriseKind.PRODUCTION)
+    kind = models.CharField(
+        pgettext_lazy("enterprise", "kind"),
+        max_length=16,
+        choices=EnterpriseKind.choices,
+        default=EnterpriseKind.PRODUCTION,
+    )
     size = models.CharField(_("size"), max_length=8, choices=EnterpriseSize.choices, blank=True)
     annual_sales = models.DecimalField(
         _("yearly invoiced sales (10,000 yuan)"),

@@ -5,6 +5,7 @@ Every function takes the user (or an already scoped queryset) and scopes itself 
 """
 
 import datetime
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from core.history import HistoryEntry, HistorySource, read_history
 from .choices import CORE_PERMIT_KINDS, EnterpriseKind, HazardDuty, OperatingStatus, PermitKind, PermitState
 from .hazards import ACTIVE_STATUSES, breaches, must_stop_operating, stored_why_not
 from .models import Enterprise, KeyHazardousProcess, MajorHazardSource, Permit, YearlyTier
+from .validators import normalize_uscc
 
 #: The dossier shows this many change-history entries (newest first).
 HISTORY_LIMIT = 50
@@ -131,6 +133,64 @@ def for_list(queryset):
     return queryset.select_related("township__parent", "park").prefetch_related(
         Prefetch("key_processes", queryset=KeyHazardousProcess.objects.order_by("sort_order"))
     )
+
+
+# --- Picking an enterprise by name or code ---------------------------------------------------
+
+#: Suggestions the enterprise picker shows at most.
+LOOKUP_LIMIT = 15
+#: An 18-character credit code inside a text such as the picker's "名称（代码）".
+_CODE_IN_TEXT = re.compile(r"[0-9A-HJ-NPQRTUWXY]{18}")
+
+
+def search_condition(text: str) -> Q:
+    """Name containing the text, or credit code starting with it (full-width characters and spaces corrected)."""
+    text = (text or "").strip()
+    condition = Q(name__icontains=text)
+    code = normalize_uscc(text)
+    if code:
+        condition |= Q(uscc__startswith=code)
+    return condition
+
+
+def enterprise_suggestions(user, text: str) -> list[Enterprise]:
+    """The picker's suggestions: enterprises of the user's region matching the text, by name."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    queryset = Enterprise.objects.visible_to(user).filter(search_condition(text)).select_related("township")
+    return list(queryset.order_by("name", "id")[:LOOKUP_LIMIT])
+
+
+def picker_label(enterprise: Enterprise) -> str:
+    """What the picker writes into the field: the name and, in brackets, the code the form reads back."""
+    return f"{enterprise.name}（{enterprise.uscc}）"
+
+
+def pick_enterprise(user, text: str) -> tuple[Enterprise | None, str | None]:
+    """(enterprise, None) or (None, why) for what was typed or picked: a credit code (alone or in the picker's
+    "名称（代码）"), else the exact name. A part of a name is not guessed: the user chooses from the suggestions."""
+    visible = Enterprise.objects.visible_to(user).select_related("township")
+    code = normalize_uscc(text)
+    found = _CODE_IN_TEXT.search(code)
+    if found or len(code) == 18:
+        code = found.group(0) if found else code
+        enterprise = visible.filter(uscc=code).first()
+        if enterprise is None:
+            return None, _("No enterprise with credit code %(code)s in your region.") % {"code": code}
+        return enterprise, None
+    name = text.strip()
+    matches = list(visible.filter(name=name)[:2])
+    if len(matches) == 1:
+        return matches[0], None
+    if matches:
+        return None, _(
+            "Several enterprises are called %(name)s; choose one from the suggestions or enter the credit code."
+        ) % {"name": name}
+    return None, _(
+        "No enterprise called %(name)s in your region; type part of its name or its credit code and choose it from "
+        "the suggestions."
+    ) % {"name": name}
 
 
 # --- Dossier -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from accounts.permissions import Capability, require
 from core.bulk import insert_history, insert_rows, update_rows
 from core.exceptions import ConflictError
 from core.history import apply_changes, apply_many_to_many, delete_tracked, save_tracked
+from parks.choices import RecognitionStatus
 from regions.choices import RegionLevel
 from regions.scoping import region_in_scope
 
@@ -27,6 +28,66 @@ from .validators import normalize_uscc
 def _check_township(township, park) -> None:
     if township is not None and township.level != RegionLevel.TOWNSHIP:
         raise ValidationError({"township": _("Choose a township or street, not a county or city.")})
+
+
+# --- The park rules ------------------------------------------------------------------------------
+
+#: Codes of the park rules' errors: a form shows a confirmation checkbox for PARK_OUTSIDE_TOWNSHIP.
+PARK_REVOKED = "park_revoked"
+PARK_OUTSIDE_TOWNSHIP = "park_outside_township"
+
+
+@dataclass
+class ParkCheck:
+    """What the park rules say about an enterprise of a township in a park."""
+
+    #: Why the park is refused (its recognition was revoked), or None.
+    refusal: str | None = None
+    #: Why the park needs a confirmation (it lies in another township), or None.
+    outside: str | None = None
+
+
+def check_park(*, township, park, current: Enterprise | None = None) -> ParkCheck:
+    """The park rules, in one place: the web form, the admin, the API and the roster import call them.
+
+    - A park whose recognition was revoked (取消定位) takes no enterprise in: refused, with the reason.
+    - A park of another township than the enterprise's: the form and the API ask for a confirmation, the
+      roster import warns (officers write the parks they know; the row is imported and listed to check).
+    Only a change is judged (`current` is the stored enterprise, None for a new one): an enterprise already in
+    a park keeps it when other fields are edited, even after the park lost its recognition.
+    """
+    check = ParkCheck()
+    if park is None:
+        return check
+    moving_in = current is None or current.park_id != park.pk
+    moving = moving_in or (township is not None and township.pk != current.township_id)
+    if moving_in and park.recognition_status == RecognitionStatus.REVOKED:
+        check.refusal = _(
+            "%(park)s lost its recognition as a chemical park (取消定位); no enterprise can be moved into it. "
+            "Choose a recognised park, or leave the enterprise outside any park."
+        ) % {"park": park.name}
+    if moving and township is not None and park.township_id != township.pk:
+        check.outside = _(
+            "%(park)s lies in %(park_township)s, not in %(township)s where the enterprise is registered. "
+            "Check the township and the park; if both are right, confirm."
+        ) % {"park": park.name, "park_township": park.township.name, "township": township.name}
+    return check
+
+
+def _enforce_park_rules(*, township, park, current=None, confirmed: bool) -> None:
+    """Raise the park rules' ValidationError (on "park"): a refusal always, an outside park unless confirmed."""
+    check = check_park(township=township, park=park, current=current)
+    if check.refusal:
+        raise ValidationError({"park": ValidationError(check.refusal, code=PARK_REVOKED)})
+    if check.outside and not confirmed:
+        raise ValidationError({"park": ValidationError(check.outside, code=PARK_OUTSIDE_TOWNSHIP)})
+
+
+def asks_park_confirmation(error: ValidationError) -> bool:
+    """True when `error` is the park rules' request for a confirmation (a form then offers the checkbox)."""
+    if not hasattr(error, "error_dict"):
+        return False
+    return any(item.code == PARK_OUTSIDE_TOWNSHIP for item in error.error_dict.get("park", []))
 
 
 def locked_version(model, pk) -> int:
@@ -44,13 +105,16 @@ def touch(queryset) -> int:
 
 
 @transaction.atomic
-def create_enterprise(*, actor, data: dict, key_processes=None, reason: str = "") -> Enterprise:
-    """Register a new enterprise in a township inside the actor's region."""
+def create_enterprise(
+    *, actor, data: dict, key_processes=None, reason: str = "", confirm_park_outside_township: bool = False
+) -> Enterprise:
+    """Register a new enterprise in a township inside the actor's region (park rules: check_park)."""
     data = dict(data)
     data["uscc"] = normalize_uscc(data.get("uscc"))
     township = data.get("township")
     require(actor, Capability.CHANGE_ENTERPRISE, township)
     _check_township(township, data.get("park"))
+    _enforce_park_rules(township=township, park=data.get("park"), confirmed=confirm_park_outside_township)
     enterprise = Enterprise(**data)
     # The processes are set with the save: its one "created" history row holds them.
     many = {"key_processes": key_processes} if key_processes is not None else None
@@ -67,12 +131,14 @@ def update_enterprise(
     key_processes=None,
     reason: str = "",
     expected_version: int | None = None,
+    confirm_park_outside_township: bool = False,
 ) -> list[str]:
     """Change only the fields that differ; an unchanged enterprise is not saved and gets no history entry.
 
     Returns the names of the changed fields ("key_processes" included when the set changed). Any change
     raises `version`; with `expected_version` (the version the caller's change is based on) a record
-    changed meanwhile raises ConflictError instead of being overwritten.
+    changed meanwhile raises ConflictError instead of being overwritten. A new park or township follows the
+    park rules (check_park).
     """
     require(actor, Capability.CHANGE_ENTERPRISE, enterprise.township)
     stored_version = locked_version(Enterprise, enterprise.pk)
@@ -85,6 +151,13 @@ def update_enterprise(
         # Moving an enterprise: the destination must be inside the actor's region too.
         require(actor, Capability.CHANGE_ENTERPRISE, data["township"])
         _check_township(data["township"], data.get("park", enterprise.park))
+    if "township" in data or "park" in data:
+        _enforce_park_rules(
+            township=data.get("township", enterprise.township),
+            park=data.get("park", enterprise.park),
+            current=enterprise,
+            confirmed=confirm_park_outside_township,
+        )
     changed = apply_changes(enterprise, data)
     if key_processes is not None:
         # Set only when the set differs, without simple-history's row per add/remove: the save below
@@ -496,6 +569,8 @@ class UpsertPlan:
     changes: dict = field(default_factory=dict)
     #: field -> [messages]
     errors: dict = field(default_factory=dict)
+    #: field -> [messages] that do not block (a park of another township: imported, listed to check)
+    warnings: dict = field(default_factory=dict)
 
 
 def _in_batches(items, size=UPSERT_BATCH_SIZE):
@@ -507,7 +582,7 @@ def _in_batches(items, size=UPSERT_BATCH_SIZE):
 def _stored_by_code(codes, *, lock: bool) -> dict:
     found = {}
     for chunk in _in_batches(sorted(codes)):
-        queryset = Enterprise.objects.filter(uscc__in=chunk).select_related("township", "park")
+        queryset = Enterprise.objects.filter(uscc__in=chunk).select_related("township", "park__township")
         if lock:
             queryset = queryset.select_for_update(of=("self",))
         found.update((enterprise.uscc, enterprise) for enterprise in queryset)
@@ -540,7 +615,8 @@ def plan_enterprise_upserts(items, *, actor, lock: bool = False) -> list[UpsertP
     """What `bulk_upsert_enterprises` would do with each item, with the same checks, writing nothing.
 
     Checks the actor's capability and region for the enterprise where it is and where it goes, the
-    township level, each field's rules and credit codes given twice; a fixed number of queries per
+    township level, the park rules (a revoked park is an error, a park of another township a warning),
+    each field's rules and credit codes given twice; a fixed number of queries per
     UPSERT_BATCH_SIZE items. With `lock` the stored rows are locked till the transaction ends.
     """
     require(actor, Capability.CHANGE_ENTERPRISE)
@@ -567,6 +643,14 @@ def plan_enterprise_upserts(items, *, actor, lock: bool = False) -> list[UpsertP
             elif not region_in_scope(actor, township):
                 errors["township"] = [_("%(region)s lies outside your region.") % {"region": township.name}]
         current = stored.get(code)
+        parks = check_park(
+            township=township if township is not None else getattr(current, "township", None),
+            park=data["park"] if "park" in data else getattr(current, "park", None),
+            current=current,
+        )
+        if parks.refusal:
+            errors.setdefault("park", []).append(parks.refusal)
+        warnings = {"park": [parks.outside]} if parks.outside else {}
         if current is None:
             if township is None:
                 errors.setdefault("township", []).append(_("A new enterprise needs its township."))
@@ -574,7 +658,7 @@ def plan_enterprise_upserts(items, *, actor, lock: bool = False) -> list[UpsertP
             if not errors:
                 errors = _field_errors(enterprise, data)
             action = UpsertAction.ERROR if errors else UpsertAction.CREATE
-            plans.append(UpsertPlan(item.key, action, enterprise, {}, errors))
+            plans.append(UpsertPlan(item.key, action, enterprise, {}, errors, warnings))
             continue
         if not region_in_scope(actor, current.township):
             errors.setdefault("uscc", []).append(
@@ -591,7 +675,7 @@ def plan_enterprise_upserts(items, *, actor, lock: bool = False) -> list[UpsertP
                 setattr(current, name, data[name])
             errors = _field_errors(current, changes)
         action = UpsertAction.ERROR if errors else UpsertAction.UPDATE if changes else UpsertAction.UNCHANGED
-        plans.append(UpsertPlan(item.key, action, current, changes, errors))
+        plans.append(UpsertPlan(item.key, action, current, changes, errors, warnings))
     return plans
 
 

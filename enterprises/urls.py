@@ -6,6 +6,7 @@ app_name = "enterprises"
 urlpatterns = [
     path("", views.enterprise_list, name="list"),
     path("export/", views.enterprise_export, name="export"),
+    path("lookup/", views.enterprise_lookup, name="lookup"),
     path("new/", views.enterprise_create, name="create"),
     path("hazard-calculator/", views.hazard_calculator, name="hazard_calculator"),
     path("hazard-grading/", views.hazard_grading, name="hazard_grading"),

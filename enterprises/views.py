@@ -37,7 +37,7 @@ from .forms import (
 )
 from .hazards import Reference, alpha_row, as_dict, build_line, grade, level_row
 from .models import Enterprise, HazardCategory, HazardousChemical
-from .selectors import enterprise_dossier, enterprise_for_user, for_list
+from .selectors import enterprise_dossier, enterprise_for_user, enterprise_suggestions, for_list, picker_label
 
 
 @login_required
@@ -158,9 +158,10 @@ def enterprise_create(request):
                 data=form.service_data(),
                 key_processes=form.cleaned_data["key_processes"],
                 reason=form.cleaned_data["reason"],
+                confirm_park_outside_township=form.cleaned_data["confirm_park_outside_township"],
             )
         except ValidationError as error:
-            add_service_error(form, error)
+            form.add_service_error(error)
         else:
             messages.success(request, _("Enterprise %(name)s registered.") % {"name": enterprise.name})
             return redirect("enterprises:detail", pk=enterprise.pk)
@@ -187,9 +188,10 @@ def enterprise_update(request, pk):
                 data=form.service_data(),
                 key_processes=form.cleaned_data["key_processes"],
                 reason=form.cleaned_data["reason"],
+                confirm_park_outside_township=form.cleaned_data["confirm_park_outside_township"],
             )
         except ValidationError as error:
-            add_service_error(form, error)
+            form.add_service_error(error)
         else:
             if changed:
                 messages.success(request, _("Changes to %(name)s saved.") % {"name": enterprise.name})
@@ -373,6 +375,29 @@ def _grading_preview(data) -> dict | None:
         "level_row": level_row(grading.level),
         "level_label": HazardLevel(grading.level).label if grading.level else "",
     }
+
+
+@login_required
+@explain_forbidden
+@require_http_methods(["GET"])
+def enterprise_lookup(request):
+    """JSON suggestions for the enterprise picker (name or credit code), inside the user's region."""
+    require(request.user, Capability.VIEW_REGISTER)
+    found = enterprise_suggestions(request.user, request.GET.get("q", ""))
+    return JsonResponse(
+        {
+            "results": [
+                {
+                    "id": enterprise.pk,
+                    "uscc": enterprise.uscc,
+                    "name": enterprise.name,
+                    "township": enterprise.township.name,
+                    "label": picker_label(enterprise),
+                }
+                for enterprise in found
+            ]
+        }
+    )
 
 
 @login_required

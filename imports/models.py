@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.uploads import EvidencePath
 from regions.scoping import RegionScopedQuerySet
@@ -13,8 +14,10 @@ class ImportStatus(models.TextChoices):
     PREVIEWED = "previewed", _("Previewed, not imported")
     COMMITTING = "committing", _("Importing")
     COMMITTED = "committed", _("Imported")
-    FAILED = "failed", _("Failed")
-    REFUSED = "refused", _("Refused")
+    FAILED = "failed", pgettext_lazy("roster import", "Failed")
+    # A commit refused because rows are in error: nothing was written, and the same import can still be confirmed
+    # (only its valid rows, or all of them once the register is corrected).
+    REFUSED = "refused", _("Not imported yet: rows in error")
 
 
 STATUS_CSS = {
@@ -64,7 +67,11 @@ class RosterImport(models.Model):
         "rectification.Campaign", verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="roster_imports"
     )
     status = models.CharField(
-        _("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.PREVIEWING, db_index=True
+        pgettext_lazy("roster import", "status"),
+        max_length=16,
+        choices=ImportStatus.choices,
+        default=ImportStatus.PREVIEWING,
+        db_index=True,
     )
     skip_errors = models.BooleanField(_("only the valid rows"), default=False)
     sheet_name = models.CharField(_("sheet"), max_length=100, blank=True)

@@ -357,7 +357,8 @@ class RowPlan:
     proposal_details: dict | None = None
     proposal_plan: object = None
     findings: list = field(default_factory=list)
-    #: RowErrors that do not block: imported, but something is needed before the county submits.
+    #: RowErrors that do not block: imported, but something to check (a park of another township) or needed
+    #: before the county submits (a proposal's missing details).
     warnings: list = field(default_factory=list)
 
     @property
@@ -502,6 +503,9 @@ def build_plan(roster: Roster, user, campaign: Campaign, *, lock: bool = False, 
         for name, messages in outcome.errors.items():
             for message in messages:
                 plan.row.error(_column(roster, name), message)
+        for name, messages in outcome.warnings.items():
+            for message in messages:
+                plan.warnings.append(roster_module.RowError(plan.number, _column(roster, name), message))
     if progress:
         progress(2, 4)
 

@@ -150,7 +150,8 @@ def commit(request, pk):
                 },
             )
     except services.ImportRefused as error:
-        messages.error(request, str(error))
+        if str(error) != record.message:  # the import page shows its own message already: say it once
+            messages.error(request, str(error))
     return redirect("imports:detail", pk=record.pk)
 
 

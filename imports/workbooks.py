@@ -36,7 +36,13 @@ TEMPLATE_COLUMNS = [
     ("contact_person", 10, False, ""),
     ("contact_phone", 14, False, ""),
     ("kind", 10, False, "生产、经营、储存、使用、运输、码头"),
-    ("park", 20, False, "园区名称；不在园区内填“园区外”或“无”；留空则保留已登记的园区（不作修改）"),
+    (
+        "park",
+        20,
+        False,
+        "园区名称，下拉列表为本乡镇已认定的化工园区；不在园区内填“园区外”或“无”；留空则保留已登记的园区（不作修改）。"
+        "填写其他乡镇的园区照常导入，在预览“提示”页列出供核对；已取消定位的园区不能迁入",
+    ),
     ("size", 10, False, "规上/规模以上、规下/规模以下"),
     ("annual_sales", 14, False, "万元，可写千分位，如 9,566.7"),
     ("staff_count", 10, False, "人"),
@@ -73,7 +79,6 @@ _CODED_LISTS = {
 
 def template_workbook(user, file) -> None:
     """The roster template: headers, drop-down lists for the coded columns, an example row, a notes sheet."""
-    from enterprises.forms import park_scope_region
     from regions.scoping import ALL_REGIONS, scope_region
 
     workbook = Workbook()
@@ -87,10 +92,11 @@ def template_workbook(user, file) -> None:
     if scope is not ALL_REGIONS:
         townships = townships.in_region(scope) if scope is not None else townships.none()
     township_names = list(townships.order_by("code").values_list("name", flat=True)[:500])
-    park_region = park_scope_region(user)
-    parks = ChemicalPark.objects.all()
-    if park_region is not ALL_REGIONS:
-        parks = parks.in_region(park_region) if park_region is not None else parks.none()
+    # The drop-down offers the recognised parks of the user's own township (of their county or city for the
+    # offices); another park may still be written: the import lists it to check (enterprises.services.check_park).
+    parks = ChemicalPark.objects.recognised()
+    if scope is not ALL_REGIONS:
+        parks = parks.in_region(scope) if scope is not None else parks.none()
     park_names = ["园区外", *parks.order_by("name").values_list("name", flat=True)[:500]]
 
     choice_lists = {**_CODED_LISTS, "township": township_names, "park": park_names}

@@ -8,6 +8,7 @@ corrected, and that goes through services.update_finding.
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.permissions import Capability
 from core.admin import RegionScopedHistoryAdmin, RegionScopedInline, adopt, fresh, model_data
@@ -93,7 +94,7 @@ class InspectionAdmin(ReadOnlyAdminMixin, RegionScopedHistoryAdmin):
     inlines = [CheckItemInline, FindingInline, AttachmentInline]
     show_full_result_count = False
 
-    @admin.display(description=_("target"))
+    @admin.display(description=pgettext_lazy("inspection", "target"))
     def target_name(self, obj):
         return str(obj.target)
 
@@ -136,7 +137,7 @@ class FindingAdmin(RegionScopedHistoryAdmin):
     def short_description(self, obj):
         return obj.description[:50]
 
-    @admin.display(description=_("target"))
+    @admin.display(description=pgettext_lazy("inspection", "target"))
     def target_name(self, obj):
         return str(obj.target)
 

@@ -5,6 +5,7 @@ import django_filters
 from django import forms
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from enterprises.filters import RegionFilter, visible_regions
 from enterprises.forms import StyledFilterFormMixin
@@ -45,8 +46,12 @@ class SelectorFilterSet(StyledFilterFormMixin, django_filters.FilterSet):
 
 
 class InspectionFilterSet(SelectorFilterSet):
-    kind = django_filters.ChoiceFilter(choices=InspectionKind.choices, label=_("Kind"), empty_label=_("Any"))
-    status = django_filters.ChoiceFilter(choices=InspectionStatus.choices, label=_("Status"), empty_label=_("Any"))
+    kind = django_filters.ChoiceFilter(
+        choices=InspectionKind.choices, label=pgettext_lazy("inspection", "Kind"), empty_label=_("Any")
+    )
+    status = django_filters.ChoiceFilter(
+        choices=InspectionStatus.choices, label=pgettext_lazy("inspection", "Status"), empty_label=_("Any")
+    )
     result = django_filters.ChoiceFilter(choices=InspectionResult.choices, label=_("Result"), empty_label=_("Any"))
     region = RegionFilter(
         queryset=visible_regions, to_field_name="code", label=_("Region"), empty_label=_("All regions")
@@ -71,7 +76,9 @@ class InspectionFilterSet(SelectorFilterSet):
 
 class FindingFilterSet(SelectorFilterSet):
     status = django_filters.ChoiceFilter(
-        choices=[(UNCLOSED, _("Not closed yet")), *FindingStatus.choices], label=_("Status"), empty_label=_("Any")
+        choices=[(UNCLOSED, _("Not closed yet")), *FindingStatus.choices],
+        label=pgettext_lazy("finding", "Status"),
+        empty_label=_("Any"),
     )
     severity = django_filters.ChoiceFilter(choices=Severity.choices, label=_("Severity"), empty_label=_("Any"))
     area = django_filters.ChoiceFilter(choices=AccessArea.choices, label=_("Access requirement"), empty_label=_("Any"))

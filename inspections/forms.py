@@ -6,15 +6,15 @@ decide everything else and their ValidationErrors are shown on these forms (`add
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.urls import reverse_lazy
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Department
 from core.uploads import allowed_extensions, validate_upload
 from enterprises.forms import BootstrapFormMixin, add_bootstrap_classes
-from enterprises.models import Enterprise
-from enterprises.validators import normalize_uscc
+from enterprises.selectors import pick_enterprise
 from parks.models import ChemicalPark
 from rectification.choices import SHUTDOWN_CHECKLIST
 
@@ -121,16 +121,20 @@ def department_field(**kwargs):
 
 
 class TargetFieldsMixin:
-    """An inspection's target when the page was not opened from a dossier: an enterprise (by its credit code,
-    looked up in the user's region) or a chemical park."""
+    """An inspection's target when the page was not opened from a dossier: an enterprise (picked by name or credit
+    code among the suggestions of the user's region) or a chemical park."""
 
     def add_target_fields(self, user):
         self.user = user
         self.fields["enterprise_code"] = forms.CharField(
-            label=_("Enterprise (credit code)"),
-            max_length=40,
+            label=_("Enterprise (name or credit code)"),
+            max_length=240,
             required=False,
-            help_text=_("The 18-character unified social credit code of the enterprise inspected."),
+            help_text=_("Type part of its name or its credit code and choose it from the suggestions."),
+            # static/enterprises/enterprise-picker.js fills the suggestions; without it a full name or code works.
+            widget=forms.TextInput(
+                attrs={"data-enterprise-lookup": reverse_lazy("enterprises:lookup"), "autocomplete": "off"}
+            ),
         )
         self.fields["park"] = forms.ModelChoiceField(
             label=_("or chemical park"),
@@ -142,19 +146,16 @@ class TargetFieldsMixin:
 
     def clean_target(self):
         """Resolve the target fields into `cleaned_data["enterprise"]` / `["park"]`."""
-        code = normalize_uscc(self.cleaned_data.get("enterprise_code") or "")
+        text = (self.cleaned_data.get("enterprise_code") or "").strip()
         park = self.cleaned_data.get("park")
         enterprise = None
-        if code:
-            enterprise = Enterprise.objects.visible_to(self.user).select_related("township").filter(uscc=code).first()
+        if text:
+            enterprise, why_not = pick_enterprise(self.user, text)
             if enterprise is None:
-                self.add_error(
-                    "enterprise_code",
-                    gettext("No enterprise with credit code %(code)s in your region.") % {"code": code},
-                )
+                self.add_error("enterprise_code", why_not)
                 return
         if (enterprise is None) == (park is None):
-            self.add_error("enterprise_code", gettext("Give either an enterprise's credit code or a chemical park."))
+            self.add_error("enterprise_code", gettext("Give either an enterprise or a chemical park."))
             return
         self.cleaned_data["enterprise"] = enterprise
         self.cleaned_data["park"] = park
@@ -243,7 +244,7 @@ def plannable_kinds():
 
 
 class InspectionForm(TargetFieldsMixin, BootstrapFormMixin, forms.Form):
-    kind = forms.ChoiceField(label=_("kind"), choices=recordable_kinds)
+    kind = forms.ChoiceField(label=pgettext_lazy("inspection", "kind"), choices=recordable_kinds)
     inspected_on = forms.DateField(label=_("inspected on"), widget=date_input())
     departments = department_field()
     inspectors = forms.CharField(label=_("inspectors"), max_length=255, required=False)
@@ -276,7 +277,7 @@ class InspectionForm(TargetFieldsMixin, BootstrapFormMixin, forms.Form):
 
 
 class PlanInspectionForm(TargetFieldsMixin, BootstrapFormMixin, forms.Form):
-    kind = forms.ChoiceField(label=_("kind"), choices=plannable_kinds)
+    kind = forms.ChoiceField(label=pgettext_lazy("inspection", "kind"), choices=plannable_kinds)
     planned_on = forms.DateField(label=_("to be carried out by"), widget=date_input())
     departments = department_field()
     inspectors = forms.CharField(label=_("inspectors"), max_length=255, required=False)
@@ -424,7 +425,7 @@ class EvidenceForm(BootstrapFormMixin, forms.Form):
 
 # --- Acceptance ---------------------------------------------------------------------------------
 
-ITEM_CHOICES = [("passed", _("Passed")), ("failed", _("Failed"))]
+ITEM_CHOICES = [("passed", _("Passed")), ("failed", pgettext_lazy("acceptance item", "Failed"))]
 OPTIONAL_ITEM_CHOICES = [("", _("Not checked")), *ITEM_CHOICES]
 ACCEPTANCE_CHOICES = [("pass", _("Passed: close the classification (销号)")), ("fail", _("Not passed"))]
 

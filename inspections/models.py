@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from core.history import HistoryManager
@@ -171,9 +172,12 @@ class InspectionQuerySet(EnterpriseOrParkQuerySet):
 class Inspection(Versioned):
     """检查: one visit to an enterprise or a park, planned or carried out, with its result."""
 
-    kind = models.CharField(_("kind"), max_length=24, choices=InspectionKind.choices)
+    kind = models.CharField(pgettext_lazy("inspection", "kind"), max_length=24, choices=InspectionKind.choices)
     status = models.CharField(
-        _("status"), max_length=16, choices=InspectionStatus.choices, default=InspectionStatus.DONE
+        pgettext_lazy("inspection", "status"),
+        max_length=16,
+        choices=InspectionStatus.choices,
+        default=InspectionStatus.DONE,
     )
     planned_on = models.DateField(
         _("to be carried out by"), null=True, blank=True, help_text=_("For a planned inspection.")
@@ -360,7 +364,9 @@ class Finding(Versioned):
         help_text=_("When the responsible unit is a department, its users are notified of the deadline."),
     )
     deadline = models.DateField(_("deadline"), null=True, blank=True, db_index=True)
-    status = models.CharField(_("status"), max_length=24, choices=FindingStatus.choices, default=FindingStatus.OPEN)
+    status = models.CharField(
+        pgettext_lazy("finding", "status"), max_length=24, choices=FindingStatus.choices, default=FindingStatus.OPEN
+    )
     # A breach of a major hazard source's duty found by the daily check (record_hazard_duty_findings): one
     # unclosed finding per source and duty at most.
     hazard_source = models.ForeignKey(

@@ -3,6 +3,7 @@
 import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from enterprises.filters import RegionFilter, visible_regions
 from enterprises.forms import StyledFilterFormMixin
@@ -23,7 +24,9 @@ class ChemicalParkFilterSet(StyledFilterFormMixin, django_filters.FilterSet):
         label=_("Region"),
         empty_label=_("All regions"),
     )
-    level = django_filters.ChoiceFilter(choices=ParkLevel.choices, label=_("Level"), empty_label=_("Any"))
+    level = django_filters.ChoiceFilter(
+        choices=ParkLevel.choices, label=pgettext_lazy("park", "Level"), empty_label=_("Any")
+    )
     recognition_status = django_filters.ChoiceFilter(
         choices=RecognitionStatus.choices, label=_("Recognition status"), empty_label=_("Any")
     )

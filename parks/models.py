@@ -1,6 +1,7 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from regions.scoping import RegionScopedQuerySet
@@ -23,7 +24,7 @@ class ChemicalPark(models.Model):
     township = models.ForeignKey(
         "regions.Region", verbose_name=_("township"), on_delete=models.PROTECT, related_name="parks"
     )
-    level = models.CharField(_("level"), max_length=16, choices=ParkLevel.choices)
+    level = models.CharField(pgettext_lazy("park", "level"), max_length=16, choices=ParkLevel.choices)
     recognition_status = models.CharField(
         _("recognition status"), max_length=16, choices=RecognitionStatus.choices, default=RecognitionStatus.PENDING
     )

@@ -3,6 +3,7 @@
 import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from enterprises.filters import RegionFilter, visible_regions
 from enterprises.forms import StyledFilterFormMixin
@@ -19,7 +20,9 @@ class ClassificationFilterSet(StyledFilterFormMixin, django_filters.FilterSet):
 
     q = django_filters.CharFilter(method="filter_search", label=_("Enterprise name or credit code"))
     category = django_filters.ChoiceFilter(choices=Category.choices, label=_("Category"), empty_label=_("Any"))
-    state = django_filters.ChoiceFilter(choices=ClassificationState.choices, label=_("State"), empty_label=_("Any"))
+    state = django_filters.ChoiceFilter(
+        choices=ClassificationState.choices, label=pgettext_lazy("classification", "State"), empty_label=_("Any")
+    )
     region = RegionFilter(
         queryset=visible_regions,
         to_field_name="code",

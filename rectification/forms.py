@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Department
 from core.uploads import allowed_extensions, validate_upload
@@ -116,7 +117,12 @@ class ClassificationForm(BootstrapFormMixin, forms.Form):
         help_text=_("Exclusion only: why the enterprise is not in the campaign's scope."),
     )
     problems = forms.CharField(label=_("Problems found"), required=False, widget=text_area(2))
-    deadline = forms.DateField(label=_("Deadline"), required=False, widget=date_input())
+    deadline = forms.DateField(
+        label=_("Deadline"),
+        required=False,
+        widget=date_input(),
+        help_text=_("Not for an exclusion (剔除): it has no deadline."),
+    )
     comment = forms.CharField(label=_("Comment"), required=False, widget=text_area(2))
 
     #: Fields shown only for one category (a small script hides the others; without it all are shown).
@@ -150,6 +156,7 @@ class ClassificationForm(BootstrapFormMixin, forms.Form):
         self.fields["destination_park"].queryset = parks.order_by("name")
         for name, category in self.CATEGORY_FIELDS.items():
             self.fields[name].widget.attrs["data-category"] = category
+        self.fields["deadline"].widget.attrs["data-category-not"] = Category.EXCLUDED
 
     def clean_absorbing_enterprise(self):
         value = (self.cleaned_data.get("absorbing_enterprise") or "").strip()
@@ -196,7 +203,7 @@ class ReturnForm(BootstrapFormMixin, forms.Form):
 
 
 class OpinionForm(BootstrapFormMixin, forms.Form):
-    opinion = forms.ChoiceField(label=_("Opinion"), choices=Opinion.choices)
+    opinion = forms.ChoiceField(label=pgettext_lazy("pre-review", "Opinion"), choices=Opinion.choices)
     comment = forms.CharField(
         label=_("Comment"),
         required=False,
@@ -284,7 +291,7 @@ class TaskForm(BootstrapFormMixin, forms.Form):
     responsible_person = forms.CharField(label=_("Responsible person"), max_length=50, required=False)
     deadline = forms.DateField(label=_("Deadline"), widget=date_input())
     status = forms.ChoiceField(
-        label=_("Progress"),
+        label=pgettext_lazy("task", "Progress"),
         required=False,
         choices=[
             ("", _("Unchanged")),

@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from core.models import Versioned
@@ -62,10 +63,20 @@ class Campaign(VersionedModel):
     """专项行动: a rectification campaign with a period and targets per region."""
 
     name = models.CharField(_("name"), max_length=100, unique=True)
-    kind = models.CharField(_("kind"), max_length=24, choices=CampaignKind.choices, default=CampaignKind.FOUR_BATCHES)
+    kind = models.CharField(
+        pgettext_lazy("campaign", "kind"),
+        max_length=24,
+        choices=CampaignKind.choices,
+        default=CampaignKind.FOUR_BATCHES,
+    )
     starts_on = models.DateField(_("starts on"))
     ends_on = models.DateField(_("ends on"))
-    status = models.CharField(_("status"), max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.ACTIVE)
+    status = models.CharField(
+        pgettext_lazy("campaign", "status"),
+        max_length=16,
+        choices=CampaignStatus.choices,
+        default=CampaignStatus.ACTIVE,
+    )
     description = models.TextField(_("description"), blank=True)
 
     history = HistoricalRecords(excluded_fields=["updated_at"])
@@ -112,8 +123,8 @@ class Target(VersionedModel):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "region", "year"], name="target_unique_region_year"),
         ]
-        verbose_name = _("target")
-        verbose_name_plural = _("targets")
+        verbose_name = pgettext_lazy("campaign", "target")
+        verbose_name_plural = pgettext_lazy("campaign", "targets")
 
     def __str__(self):
         return f"{self.campaign} {self.region} {self.year}"
@@ -177,7 +188,10 @@ class Classification(VersionedModel):
     problems = models.TextField(_("problems found"), blank=True)
     deadline = models.DateField(_("deadline"), null=True, blank=True)
     state = models.CharField(
-        _("state"), max_length=24, choices=ClassificationState.choices, default=ClassificationState.PROPOSED
+        pgettext_lazy("classification", "state"),
+        max_length=24,
+        choices=ClassificationState.choices,
+        default=ClassificationState.PROPOSED,
     )
     is_current = models.BooleanField(
         _("decision in force"),
@@ -257,6 +271,11 @@ class Classification(VersionedModel):
     def has_plan(self) -> bool:
         return self.category in FOUR_BATCHES
 
+    @property
+    def takes_deadline(self) -> bool:
+        """An exclusion (剔除) takes the enterprise out of the campaign's scope: it has no deadline."""
+        return self.category != Category.EXCLUDED
+
 
 class ClassificationStepQuerySet(RegionScopedQuerySet):
     region_lookup = "classification__enterprise__township"
@@ -289,7 +308,9 @@ class ClassificationStep(models.Model):
         related_name="classification_steps",
     )
     review_round = models.PositiveSmallIntegerField(_("pre-review round"), default=0)
-    opinion = models.CharField(_("opinion"), max_length=24, choices=Opinion.choices, blank=True)
+    opinion = models.CharField(
+        pgettext_lazy("pre-review", "opinion"), max_length=24, choices=Opinion.choices, blank=True
+    )
     comment = models.TextField(_("comment"), blank=True)
     details = models.JSONField(_("details"), default=dict, blank=True)
     at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
@@ -369,7 +390,9 @@ class Task(VersionedModel):
     cooperating_units = models.CharField(_("cooperating units"), max_length=255, blank=True)
     responsible_person = models.CharField(_("responsible person"), max_length=50, blank=True)
     deadline = models.DateField(_("deadline"))
-    status = models.CharField(_("status"), max_length=16, choices=TaskStatus.choices, default=TaskStatus.NOT_STARTED)
+    status = models.CharField(
+        pgettext_lazy("task", "status"), max_length=16, choices=TaskStatus.choices, default=TaskStatus.NOT_STARTED
+    )
     completed_on = models.DateField(_("completed on"), null=True, blank=True)
     note = models.TextField(_("completion note"), blank=True)
     done_by = models.ForeignKey(
@@ -469,7 +492,7 @@ class ReportStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Being built")
     DONE = "done", _("Ready")
-    FAILED = "failed", _("Failed")
+    FAILED = "failed", pgettext_lazy("report", "Failed")
 
 
 class SupervisionReportQuerySet(RegionScopedQuerySet):
@@ -506,7 +529,9 @@ class SupervisionReport(models.Model):
         help_text=_("Empty for reports built on the schedule."),
     )
     requested_at = models.DateTimeField(_("requested at"), default=timezone.now, db_index=True)
-    status = models.CharField(_("status"), max_length=16, choices=ReportStatus.choices, default=ReportStatus.QUEUED)
+    status = models.CharField(
+        pgettext_lazy("report", "status"), max_length=16, choices=ReportStatus.choices, default=ReportStatus.QUEUED
+    )
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
     error = models.TextField(_("error"), blank=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)

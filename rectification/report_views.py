@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from accounts.permissions import Capability, can, require
+from accounts.permissions import CAPABILITY_REFUSALS, Capability, can, require
 from core.views import explain_forbidden, paginate
 from core.xlsx import XLSX_CONTENT_TYPE
 from enterprises.forms import BootstrapFormMixin, add_service_error
@@ -30,6 +30,7 @@ from .reports import (
     percent,
     report_filename,
     report_regions_for,
+    reports_within_reach,
     request_report,
     statement,
 )
@@ -173,7 +174,15 @@ def report_list(request):
     return render(
         request,
         "rectification/report_list.html",
-        {"form": form, "page_obj": page_obj, "running": running, "may_request": may_request},
+        {
+            "form": form,
+            "page_obj": page_obj,
+            "running": running,
+            "may_request": may_request,
+            # Say why there is no form (and, for a township, why the list stays empty).
+            "why_not_request": None if may_request else CAPABILITY_REFUSALS[Capability.REQUEST_REPORT],
+            "out_of_reach": not reports_within_reach(user),
+        },
     )
 
 

@@ -52,7 +52,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from accounts.permissions import Capability, require
+from accounts.permissions import Capability, can, require
 from core.xlsx import escape_cell
 from enterprises.choices import EnterpriseKind, OperatingStatus
 from enterprises.models import Enterprise, MajorHazardSource
@@ -63,7 +63,7 @@ from parks.choices import RecognitionStatus
 from parks.models import ChemicalPark
 from regions.choices import RegionLevel
 from regions.models import Region
-from regions.scoping import region_in_scope
+from regions.scoping import ALL_REGIONS, region_in_scope, scope_region
 
 from .choices import DECIDED_STATES, FOUR_BATCHES, OPEN_PROPOSAL_STATES, Category, ClassificationState, TaskStatus
 from .models import Campaign, Classification, ReportStatus, SupervisionReport, Target, Task
@@ -784,7 +784,7 @@ def overdue_columns() -> list[tuple[str, int]]:
         (_("County"), 10),
         (_("Township"), 12),
         (_("Enterprise or park"), 28),
-        (_("Kind"), 8),
+        (pgettext("overdue item", "Kind"), 8),
         (_("Item"), 48),
         (_("Deadline"), 11),
         (_("Days overdue"), 8),
@@ -963,6 +963,15 @@ EXCEL_EPOCH = datetime.date(1899, 12, 30)
 def report_regions_for(user):
     """Regions the user may request a report for: their own and the counties below (or every city/county)."""
     return Region.objects.visible_to(user).filter(level__in=[RegionLevel.CITY, RegionLevel.COUNTY]).order_by("path")
+
+
+def reports_within_reach(user) -> bool:
+    """True when a quarterly report can lie in the user's scope: reports are built for cities and counties, so a
+    township officer's scope holds none (the navigation leaves the page out, the page says why)."""
+    if not can(user, Capability.VIEW_REGISTER):
+        return False
+    region = scope_region(user)
+    return region is ALL_REGIONS or (region is not None and region.level != RegionLevel.TOWNSHIP)
 
 
 #: Brackets people type around a document number's year, written as the standard's 六角括号: 〔2026〕.

@@ -230,6 +230,7 @@ def annotate_classifications(queryset):
     ).annotate(
         tasks_total=_task_count(),
         tasks_closed=_task_count(status=TaskStatus.VERIFIED_CLOSED),
+        tasks_done=_task_count(status=TaskStatus.DONE),  # reported done, not verified yet
         tasks_overdue=_task_count(status=TaskStatus.OVERDUE),
         has_pending_change=Exists(
             Classification.objects.filter(replaces=OuterRef("pk"), is_current=False, state__in=OPEN_PROPOSAL_STATES)

@@ -391,6 +391,8 @@ def _normalise_details(category: str, details: dict) -> dict:
         data["absorbing_enterprise"] = None
     if category != Category.EXCLUDED and "exclusion_reason" in data:
         data["exclusion_reason"] = ""
+    if category == Category.EXCLUDED and "deadline" in data:
+        data["deadline"] = None  # an exclusion (剔除) takes the enterprise out of scope: nothing to complete by
     for text_field in ("exclusion_reason", "problems"):
         if text_field in data:
             data[text_field] = (data[text_field] or "").strip()
@@ -1692,6 +1694,16 @@ def plan_proposals(items, campaign: Campaign, actor, *, lock: bool = False) -> l
         planned = plans[-1]
         if planned.classification is not None and planned.classification.state == S.PROPOSED:
             planned.warnings = {name: [message] for name, message in missing_details(planned.classification).items()}
+        if (
+            item.category == Category.EXCLUDED
+            and item.details.get("deadline")
+            and planned.action != ProposalAction.ERROR
+        ):
+            # Not silently dropped: the row says the deadline written is not kept.
+            planned.warnings.setdefault("deadline", []).append(
+                _("An exclusion (剔除) has no deadline; the deadline %(deadline)s is not kept.")
+                % {"deadline": item.details["deadline"]}
+            )
     return plans
 
 

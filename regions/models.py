@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .choices import RegionLevel
 from .scoping import RegionScopedQuerySet
@@ -17,7 +18,7 @@ class Region(models.Model):
 
     code = models.CharField(_("code"), max_length=12, unique=True)
     name = models.CharField(_("name"), max_length=100)
-    level = models.CharField(_("level"), max_length=16, choices=RegionLevel.choices)
+    level = models.CharField(pgettext_lazy("region", "level"), max_length=16, choices=RegionLevel.choices)
     parent = models.ForeignKey(
         "self",
         verbose_name=_("parent region"),

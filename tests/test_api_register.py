@@ -288,6 +288,7 @@ def test_create_enterprise_through_the_service_attributed_to_the_client(regions,
             "key_processes": ["nitration", "chlorination"],
             "near_protected_river": True,
             "reason": "省平台推送",
+            "confirm_park_outside_township": True,  # P-EAST lies in 甲一镇, the enterprise in 甲二镇
         },
         format="json",
     )

@@ -122,10 +122,15 @@ def test_demo_builds_the_city_and_a_second_run_changes_nothing():
     # Created rows carry their origin in the history.
     assert Enterprise.history.filter(history_type="+", history_change_reason=demo.DEMO_REASON).count() == 600
 
-    # One demo user per role, all with the published password.
+    # One demo user per role, all with the published password; the other counties and townships have an officer
+    # each (the proposer of their proposals), who cannot log in.
     roles = {Role.CITY: 1, Role.COUNTY: 1, Role.TOWNSHIP: 1, Role.SUPERVISOR: 1}
     for role, count in roles.items():
-        assert User.objects.filter(role=role, region__path__startswith=city.path).count() == count
+        holders = User.objects.filter(role=role, region__path__startswith=city.path)
+        assert sum(user.has_usable_password() for user in holders) == count
+    officers = User.objects.filter(username__startswith="officer_")
+    assert officers.count() == Region.objects.filter(level__in=[RegionLevel.COUNTY, RegionLevel.TOWNSHIP]).count() - 2
+    assert not any(officer.has_usable_password() for officer in officers)
     reviewers = User.objects.filter(role=Role.REVIEWER)
     assert reviewers.count() == 5
     assert not reviewers.filter(department__isnull=True).exists()

@@ -72,7 +72,13 @@ def parks(regions):
 def test_an_enterprise_moved_between_parks_shows_both_names(regions, users, parks, client_for):
     actor = users["city"]
     enterprise = new_enterprise(actor, regions["town_a1"], park=parks["lingang"])
-    services.update_enterprise(actor=actor, enterprise=enterprise, data={"park": parks["xinqiao"]}, reason="搬迁入园")
+    services.update_enterprise(
+        actor=actor,
+        enterprise=enterprise,
+        data={"park": parks["xinqiao"]},
+        reason="搬迁入园",
+        confirm_park_outside_township=True,  # 新桥 lies in 甲二镇
+    )
 
     change = only_change(enterprise_history(enterprise), "park")
     assert (change.label, change.old, change.new) == ("化工园区", "临港化工园区", "新桥化工集聚区")

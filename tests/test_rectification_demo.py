@@ -12,7 +12,7 @@ from django.db.models import Count, F
 
 from core.demo import build_demo
 from rectification import services
-from rectification.choices import ClassificationState, Opinion, TaskStatus
+from rectification.choices import ClassificationState, Opinion, StepAction, TaskStatus
 from rectification.demo import FOUR_BATCHES_NAME, build_demo_rectification
 from rectification.models import Campaign, Classification, ClassificationStep, Plan, Target, Task
 
@@ -49,6 +49,10 @@ def test_demo_rectification():
     assert not Plan.objects.annotate(n=Count("tasks")).filter(n=0).exists()
     assert Classification.objects.filter(state=S.SUPERSEDED, changes__is_current=True).exists()
     assert Classification.objects.pending_changes().exists()
+    # Every proposal names its proposer (提出人) and every step a person, but the system's own (issue 17).
+    assert not Classification.objects.filter(proposed_by__isnull=True).exists()
+    unattributed = set(ClassificationStep.objects.filter(actor__isnull=True).values_list("action", flat=True))
+    assert unattributed <= {StepAction.REVIEW_COMPLETE, StepAction.FIVE_THOROUGH}, unattributed
 
     # A second run changes nothing.
     before = table_counts()

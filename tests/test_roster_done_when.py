@@ -106,7 +106,8 @@ def township_roster(park_name):
                 "迁入园区": park_name if written == "整合搬迁" else None,
             }
         )
-        expected[code] = (category, deadline, missing)
+        # An exclusion has no deadline: the one written is not kept, and the row says so (issue 17).
+        expected[code] = (category, None if category == Category.EXCLUDED else deadline, missing)
     rows += [
         {"统一社会信用代码": 913205000000000000, "企业名称": "甲一数字代码厂", "乡镇（街道）": "甲一镇"},
         {
@@ -160,7 +161,9 @@ def test_a_township_roster_of_110_proposals_as_officers_write_them(users, region
     # The incomplete proposals are warnings, listed row by row; they do not count as errors.
     incomplete = sum(1 for _c, _d, missing in expected.values() if missing)
     assert record.warning_row_count == incomplete == 10 + 10 + 9  # 拟转移, 拟重组, 剔除
-    assert all("needed before the county submits" in w["message"] for w in record.warnings)
+    no_deadline = [w for w in record.warnings if "An exclusion (剔除) has no deadline" in w["message"]]
+    assert len(no_deadline) == 9 and {w["column"] for w in no_deadline} == {"完成时限"}
+    assert all("needed before the county submits" in w["message"] for w in record.warnings if w not in no_deadline)
     assert record.surveyed_count == 110
     assert not Enterprise.objects.filter(township=regions["town_a1"]).exists()
 

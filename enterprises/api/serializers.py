@@ -201,6 +201,16 @@ class EnterpriseSerializer(FastRepresentationMixin, serializers.ModelSerializer)
         max_length=500,
         help_text=_("Why the change is made; shown in the dossier's history."),
     )
+    confirm_park_outside_township = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=False,
+        help_text=_(
+            "true to confirm a park that lies in another township than the enterprise's; without it such a park is "
+            "refused (400, code park_outside_township) so that a mistyped park or township is not saved. A park "
+            "whose recognition was revoked (取消定位) is refused either way (code park_revoked)."
+        ),
+    )
 
     class Meta:
         model = Enterprise
@@ -243,6 +253,7 @@ class EnterpriseSerializer(FastRepresentationMixin, serializers.ModelSerializer)
             "updated_at",
             "version",
             "reason",
+            "confirm_park_outside_township",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
 
@@ -272,13 +283,14 @@ class EnterpriseSerializer(FastRepresentationMixin, serializers.ModelSerializer)
         held = {permit.kind for permit in _listed(enterprise, "permit_list", "permits")}
         return [str(kind) for kind in CORE_PERMIT_KINDS if kind not in held]
 
-    def service_arguments(self) -> tuple[dict, list | None, str]:
-        """(data, key_processes, reason) for create_enterprise / update_enterprise."""
+    def service_arguments(self) -> tuple[dict, list | None, str, bool]:
+        """(data, key_processes, reason, confirmed park outside the township) for create/update_enterprise."""
         data = dict(self.validated_data)
         reason = data.pop("reason", "")
         key_processes = data.pop("key_processes", None)
+        confirmed = data.pop("confirm_park_outside_township", False)
         data.pop("version", None)  # checked by the view (expected_version), never written
-        return data, key_processes, reason
+        return data, key_processes, reason, confirmed
 
 
 class InventoryLineSerializer(serializers.ModelSerializer):

@@ -100,14 +100,18 @@ class EnterpriseViewSet(
         return super().lookup_condition(value)
 
     def perform_create(self, serializer):
-        data, key_processes, reason = serializer.service_arguments()
+        data, key_processes, reason, confirmed = serializer.service_arguments()
         enterprise = services.create_enterprise(
-            actor=self.request.user, data=data, key_processes=key_processes, reason=reason
+            actor=self.request.user,
+            data=data,
+            key_processes=key_processes,
+            reason=reason,
+            confirm_park_outside_township=confirmed,
         )
         serializer.instance = self.get_queryset().get(pk=enterprise.pk)
 
     def perform_update(self, serializer):
-        data, key_processes, reason = serializer.service_arguments()
+        data, key_processes, reason, confirmed = serializer.service_arguments()
         services.update_enterprise(
             actor=self.request.user,
             enterprise=serializer.instance,
@@ -115,6 +119,7 @@ class EnterpriseViewSet(
             key_processes=key_processes,
             reason=reason,
             expected_version=self.expected_version(),
+            confirm_park_outside_township=confirmed,
         )
         serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
 

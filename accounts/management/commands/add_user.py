@@ -7,11 +7,12 @@ generated password, printed once, alone on the last line of the output.
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
 from accounts.choices import Role
 from accounts.services import HUMAN_ROLES, provision_user, system_actor
+from core.management.base import RegisterCommand
 
 
 def field_label(name: str) -> str:
@@ -21,7 +22,7 @@ def field_label(name: str) -> str:
         return name
 
 
-class Command(BaseCommand):
+class Command(RegisterCommand):
     help = (
         "Create a user with a role and a region, or update the existing user of that name. "
         "Without --password a new user gets a generated password, printed once on the last line."

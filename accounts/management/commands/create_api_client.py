@@ -8,16 +8,17 @@ admin and create a new one.
 import datetime
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.api_clients import create_api_client
 from accounts.models import User
+from core.management.base import RegisterCommand
 from regions.models import Region
 
 
-class Command(BaseCommand):
+class Command(RegisterCommand):
     help = (
         "Create a token for another system to use the REST API, scoped to a region; read-only unless --write. "
         "The token is printed once, alone on the last line."

@@ -3,9 +3,10 @@
 import datetime
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from core.deadline_checks import run_deadline_checks
+from core.management.base import RegisterCommand
 
 
 def _date(value: str) -> datetime.date:
@@ -15,7 +16,7 @@ def _date(value: str) -> datetime.date:
         raise CommandError(f"--date {value!r}: expected a date as YYYY-MM-DD, e.g. 2021-03-31.") from error
 
 
-class Command(BaseCommand):
+class Command(RegisterCommand):
     help = "Run the deadline checks (overdue tasks and findings, reminders, 五彻底, tier 3, permits, parks, 回头看 sample)."
 
     def add_arguments(self, parser):

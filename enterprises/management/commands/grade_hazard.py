@@ -9,8 +9,7 @@ import json
 import sys
 import unicodedata
 
-from django.core.management.base import BaseCommand
-
+from core.management.base import RegisterCommand
 from enterprises.hazards import Reference, band_for_people, build_line, grade, normalize, rounded
 
 
@@ -22,7 +21,7 @@ def _split(value: str, what: str) -> tuple[str, str]:
     return name.strip(), rest.strip()
 
 
-class Command(BaseCommand):
+class Command(RegisterCommand):
     help = "Grade one production or storage unit by GB 18218-2018 (S, R, α, level) without saving anything."
 
     def add_arguments(self, parser):

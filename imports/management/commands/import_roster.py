@@ -12,14 +12,15 @@ import sys
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
-from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
+from core.management.base import RegisterCommand
 from imports import services
 from imports.models import ImportStatus
 from rectification.models import Campaign
 
 
-class Command(BaseCommand):
+class Command(RegisterCommand):
     help = "Preview (and with --commit import) a township's Excel roster as the given user."
 
     def add_arguments(self, parser):
@@ -43,13 +44,13 @@ class Command(BaseCommand):
         try:
             user = get_user_model().objects.select_related("region").get(username=options["user"], is_active=True)
         except get_user_model().DoesNotExist:
-            self._fail(f"No active user {options['user']!r}.")
+            self._fail(_("No active user %(user)s.") % {"user": options["user"]})
         campaign = Campaign.objects.filter(name=options["campaign"]).first()
         if campaign is None:
-            self._fail(f"No campaign named {options['campaign']!r}.")
+            self._fail(_("No campaign named %(campaign)s.") % {"campaign": options["campaign"]})
         path = options["file"]
         if not os.path.isfile(path):
-            self._fail(f"No file {path!r}.")
+            self._fail(_("No file %(path)s.") % {"path": path})
         try:
             with open(path, "rb") as handle:
                 upload = File(handle, name=os.path.basename(path))
@@ -100,17 +101,30 @@ class Command(BaseCommand):
         if self.as_json:
             self.stdout.write(json.dumps(summary, ensure_ascii=False))
             return
-        verb = "Imported" if committed else "Preview"
-        self.stdout.write(
-            f"{verb} #{record.pk} {record.file_name}: {summary['rows']} rows, {summary['created']} new, "
-            f"{summary['updated']} changed, {summary['unchanged']} unchanged, {summary['skipped']} skipped, "
-            f"{record.error_row_count} in error, {record.warning_row_count} with warnings, "
-            f"{summary['surveyed']} recorded as surveyed."
-        )
+        counts = {
+            "pk": record.pk,
+            "file": record.file_name,
+            **summary,
+            "errors": record.error_row_count,
+            "warnings": record.warning_row_count,
+        }
+        if committed:
+            line = _(
+                "Imported #%(pk)s %(file)s: %(rows)s rows, %(created)s new, %(updated)s changed, %(unchanged)s "
+                "unchanged, %(skipped)s skipped, %(errors)s in error, %(warnings)s with warnings, %(surveyed)s "
+                "recorded as surveyed."
+            )
+        else:
+            line = _(
+                "Preview #%(pk)s %(file)s: %(rows)s rows, %(created)s new, %(updated)s changed, %(unchanged)s "
+                "unchanged, %(skipped)s skipped, %(errors)s in error, %(warnings)s with warnings, %(surveyed)s "
+                "recorded as surveyed."
+            )
+        self.stdout.write(line % counts)
         for error in summary["errors"]:
-            self.stdout.write(f"  row {error['row']} [{error['column']}]: {error['message']}")
+            self.stdout.write("  " + _("row %(row)s [%(column)s]: %(message)s") % error)
         for warning in summary["warnings"]:
-            self.stdout.write(f"  row {warning['row']} [{warning['column']}] (warning): {warning['message']}")
+            self.stdout.write("  " + _("row %(row)s [%(column)s] (warning): %(message)s") % warning)
 
     def _fail(self, message: str, record=None):
         if self.as_json:

@@ -4,15 +4,16 @@ import shutil
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from core.management.base import RegisterCommand
 from rectification.models import Campaign, ReportStatus, SupervisionReport
 from rectification.reports import Quarter, build_report
 from regions.choices import RegionLevel
 from regions.models import Region
 
 
-class Command(BaseCommand):
+class Command(RegisterCommand):
     help = "Build the quarterly supervision report (季度督查通报) of a campaign now, in this process."
 
     def add_arguments(self, parser):

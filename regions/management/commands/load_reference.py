@@ -6,18 +6,19 @@ not at all, and loading the same file again changes nothing.
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.services import system_actor
 from core import reference
+from core.management.base import RegisterCommand
 
 #: Errors listed one by one; the rest are only counted, so a wholly wrong file stays readable.
 MAX_ERRORS_SHOWN = 200
 
 
-class Command(BaseCommand):
+class Command(RegisterCommand):
     help = (
         "Load reference data (regions, chemical parks, …) from an .xlsx workbook, one sheet per kind, "
         "or regions alone from a .csv with columns code,name,parent_code. Re-running changes nothing."
